@@ -1,0 +1,40 @@
+// The tipline-server verbs: create an instance, check one, serve one.
+//
+// Thread safety: each function is meant to be called once, from the main thread.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <tl/expected.hpp>
+
+#include "tipline/config/config.h"
+
+namespace tipline::server {
+
+enum class Errc {
+  instance,  // init: the folder or a file in it cannot be created
+  database,  // the database or its key cannot be opened
+  tls,       // the certificate or private key cannot be loaded or made
+  listen,    // a listener cannot bind
+};
+
+struct Error {
+  Errc code;
+  std::string message;
+};
+
+// Creates a new instance folder: tipline.toml (the sample configuration), the database
+// key file (0600), the instance salt, a self-signed TLS certificate and its key (0600),
+// and the encrypted database. Refuses a folder that exists and is not empty.
+// demo marks the instance as a throwaway one for trying Tipline out.
+[[nodiscard]] tl::expected<void, Error> init_instance(const std::filesystem::path& dir, bool demo);
+
+// Opens the database with its key and runs an integrity check.
+[[nodiscard]] tl::expected<void, Error> check_instance(const config::Config& config);
+
+// Serves both listeners until SIGTERM or SIGINT, then stops accepting, lets requests in
+// flight finish for up to limits.shutdown_grace, and returns. A second signal stops at once.
+[[nodiscard]] tl::expected<void, Error> serve(const config::Config& config);
+
+}  // namespace tipline::server

@@ -1,0 +1,460 @@
+// Listeners and sessions (Boost.Beast): one strand per connection, do_/on_ handler pairs,
+// a limit or timeout set before every operation, and the request layer kept apart.
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "request_handler.h"
+#include "tipline/server/log.h"
+#include "tipline/server/server.h"
+#include "tipline/storage/database.h"
+#include "tls.h"
+
+namespace tipline::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+
+log::Literal side_name(Side side) {
+  return side == Side::source ? log::Literal("source") : log::Literal("reviewer");
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  virtual ~Session() = default;
+  // Closes the connection if it is idle; otherwise the response in flight is its last.
+  // Callable from any thread.
+  virtual void drain() = 0;
+};
+
+// The open sessions of both listeners, bounded by limits.max_connections.
+class Connections {
+ public:
+  explicit Connections(std::size_t max) : max_(max) {}
+
+  [[nodiscard]] bool admit(const std::shared_ptr<Session>& session) {
+    const std::scoped_lock lock(mutex_);
+    if (draining_ || sessions_.size() >= max_) return false;
+    sessions_.emplace(session.get(), session);
+    return true;
+  }
+
+  void release(Session* session) {
+    std::function<void()> on_empty;
+    {
+      const std::scoped_lock lock(mutex_);
+      sessions_.erase(session);
+      if (draining_ && sessions_.empty()) on_empty = std::exchange(on_empty_, nullptr);
+    }
+    if (on_empty) on_empty();
+  }
+
+  // Admits no more sessions and drains the open ones; on_empty runs once none remain.
+  void drain(std::function<void()> on_empty) {
+    std::vector<std::shared_ptr<Session>> open;
+    bool empty = false;
+    {
+      const std::scoped_lock lock(mutex_);
+      draining_ = true;
+      for (const auto& [raw, weak] : sessions_) {
+        if (auto session = weak.lock()) open.push_back(std::move(session));
+      }
+      empty = sessions_.empty();
+      if (!empty) on_empty_ = on_empty;
+    }
+    if (empty) on_empty();
+    for (const auto& session : open) session->drain();
+  }
+
+  [[nodiscard]] bool draining() const {
+    const std::scoped_lock lock(mutex_);
+    return draining_;
+  }
+
+  [[nodiscard]] std::size_t count() const {
+    const std::scoped_lock lock(mutex_);
+    return sessions_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::size_t max_;
+  bool draining_ = false;
+  std::function<void()> on_empty_;
+};
+
+template <bool kTls>
+class HttpSession final : public Session {
+  using Stream =
+      std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+
+ public:
+  HttpSession(tcp::socket&& socket, ssl::context& tls, const config::Limits& limits,
+              RequestContext context, Connections& connections)
+    requires kTls
+      : stream_(std::move(socket), tls),
+        limits_(limits),
+        context_(context),
+        connections_(connections),
+        buffer_(limits.header_bytes + kReadSlack) {}
+
+  HttpSession(tcp::socket&& socket, const config::Limits& limits, RequestContext context,
+              Connections& connections)
+    requires(!kTls)
+      : stream_(std::move(socket)),
+        limits_(limits),
+        context_(context),
+        connections_(connections),
+        buffer_(limits.header_bytes + kReadSlack) {}
+
+  ~HttpSession() override { connections_.release(this); }
+
+  void run() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&HttpSession::on_run, shared_this()));
+  }
+
+  void drain() override {
+    net::post(stream_.get_executor(), [self = shared_this()] {
+      if (self->awaiting_request_ && self->buffer_.size() == 0 && !self->parser_->got_some()) {
+        beast::get_lowest_layer(self->stream_).cancel();
+      }
+    });
+  }
+
+ private:
+  // The read buffer holds at most one header block plus this much of what follows it.
+  static constexpr std::size_t kReadSlack = 16 * 1024;
+
+  std::shared_ptr<HttpSession> shared_this() {
+    return std::static_pointer_cast<HttpSession>(shared_from_this());
+  }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // Per-connection source events are debug only: placed among the exactly timed
+  // operational lines, they would narrow down when a source connected.
+  void fail(beast::error_code ec, log::Literal what) {
+    // Peers that vanish, time out or skip the TLS close_notify are routine, not errors.
+    if (ec == net::error::operation_aborted || ec == beast::error::timeout ||
+        ec == ssl::error::stream_truncated || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      log::source(log::Level::debug, "connection_closed",
+                  {{"listener", side_name(context_.side)}, {"stage", what}, {"code", ec.value()}});
+      return;
+    }
+    log::source(log::Level::debug, "connection_failed",
+                {{"listener", side_name(context_.side)}, {"stage", what}, {"code", ec.value()}});
+  }
+
+  void on_run() {
+    if constexpr (kTls) {
+      lowest().expires_after(limits_.handshake_timeout);
+      stream_.async_handshake(ssl::stream_base::server,
+                              beast::bind_front_handler(&HttpSession::on_handshake, shared_this()));
+    } else {
+      do_read();
+    }
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) return fail(ec, "tls_handshake");
+    do_read();
+  }
+
+  void do_read() {
+    if (connections_.draining()) return do_close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
+    parser_->body_limit(limits_.body_bytes);
+    awaiting_request_ = true;
+    lowest().expires_after(limits_.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::on_read_header, shared_this()));
+  }
+
+  void on_read_header(beast::error_code ec, std::size_t /*bytes*/) {
+    awaiting_request_ = false;
+    if (ec) return on_read_error(ec);
+    lowest().expires_after(limits_.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, shared_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) return on_read_error(ec);
+    const Request request = parser_->release();
+    do_write(handle_request(request, context_), request.keep_alive());
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return do_close();
+    // A request the parser refused gets an answer, then the connection closes: after a
+    // framing error nothing later on it can be trusted.
+    http::status status = http::status::bad_request;
+    if (ec == http::error::header_limit) {
+      status = http::status::request_header_fields_too_large;
+    } else if (ec == http::error::body_limit) {
+      status = http::status::payload_too_large;
+    } else if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
+               ec == http::error::partial_message) {
+      return fail(ec, "read");
+    }
+    log::source(log::Level::debug, "request_refused",
+                {{"listener", side_name(context_.side)}, {"status", static_cast<int>(status)}});
+    do_write(error_response(status, 11, context_), false);
+  }
+
+  void do_write(Response response, bool keep_alive) {
+    response.keep_alive(keep_alive && !connections_.draining());
+    response_ = std::move(response);
+    lowest().expires_after(limits_.write_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&HttpSession::on_write, shared_this(),
+                                                response_->keep_alive()));
+  }
+
+  void on_write(bool keep_alive, beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) return fail(ec, "write");
+    response_.reset();
+    if (!keep_alive) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    if constexpr (kTls) {
+      lowest().expires_after(limits_.handshake_timeout);
+      stream_.async_shutdown(beast::bind_front_handler(&HttpSession::on_shutdown, shared_this()));
+    } else {
+      beast::error_code ignored;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
+  void on_shutdown(beast::error_code /*ec*/) {
+    // The connection ends here whatever the peer did; nothing is left to report.
+  }
+
+  Stream stream_;
+  const config::Limits& limits_;
+  const RequestContext context_;
+  Connections& connections_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<Response> response_;
+  bool awaiting_request_ = false;
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(net::io_context& ioc, ssl::context* tls, const config::Limits& limits,
+           RequestContext context, Connections& connections)
+      : ioc_(ioc),
+        acceptor_(net::make_strand(ioc)),
+        retry_timer_(acceptor_.get_executor()),
+        tls_(tls),
+        limits_(limits),
+        context_(context),
+        connections_(connections) {}
+
+  // Binds and listens; the error names the address.
+  [[nodiscard]] tl::expected<std::uint16_t, std::string> open(const std::string& address,
+                                                              std::uint16_t port) {
+    beast::error_code ec;
+    const tcp::endpoint endpoint(net::ip::make_address(address, ec), port);
+    if (!ec) acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) return tl::unexpected("cannot listen on " + address + " port " + std::to_string(port) +
+                                  ": " + ec.message());
+    return acceptor_.local_endpoint().port();
+  }
+
+  void run() { do_accept(); }
+
+  void close() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->retry_timer_.cancel();
+      self->acceptor_.close(ignored);
+    });
+  }
+
+ private:
+  void do_accept() {
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors or memory: pause rather than spin on the failing accept.
+      log::operations(log::Level::warn, "accept_failed",
+                      {{"listener", side_name(context_.side)}, {"error", ec.message()}});
+      retry_timer_.expires_after(std::chrono::milliseconds(100));
+      retry_timer_.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+        if (!wait_ec) self->do_accept();
+      });
+      return;
+    }
+    start_session(std::move(socket));
+    do_accept();
+  }
+
+  void start_session(tcp::socket&& socket) {
+    std::shared_ptr<Session> session;
+    if (tls_ != nullptr) {
+      session = std::make_shared<HttpSession<true>>(std::move(socket), *tls_, limits_, context_,
+                                                    connections_);
+    } else {
+      session = std::make_shared<HttpSession<false>>(std::move(socket), limits_, context_,
+                                                     connections_);
+    }
+    if (!connections_.admit(session)) {
+      log::source(log::Level::warn, "connection_refused",
+                  {{"listener", side_name(context_.side)}, {"reason", "max_connections"}});
+      return;  // the session is dropped unstarted, which closes the socket
+    }
+    if (tls_ != nullptr) {
+      std::static_pointer_cast<HttpSession<true>>(session)->run();
+    } else {
+      std::static_pointer_cast<HttpSession<false>>(session)->run();
+    }
+  }
+
+  net::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  net::steady_timer retry_timer_;
+  ssl::context* tls_;
+  const config::Limits& limits_;
+  const RequestContext context_;
+  Connections& connections_;
+};
+
+log::Level log_level(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::debug: return log::Level::debug;
+    case config::LogLevel::info: return log::Level::info;
+    case config::LogLevel::warn: return log::Level::warn;
+    case config::LogLevel::error: return log::Level::error;
+  }
+  return log::Level::info;
+}
+
+}  // namespace
+
+tl::expected<void, Error> serve(const config::Config& config) {
+  log::set_level(log_level(config.log_level));
+
+  // Open the database first: a wrong key must stop the server before it listens.
+  auto key = storage::read_key_file(config.database_key_file);
+  if (!key) return tl::unexpected(Error{Errc::database, key.error().message});
+  auto database =
+      storage::Database::open(config.database_file, *key, storage::Database::Mode::open_existing);
+  if (!database) return tl::unexpected(Error{Errc::database, database.error().message});
+
+  std::unique_ptr<ssl::context> source_tls;
+  if (config.source.transport == config::Transport::tls) {
+    auto made = make_tls_context(config.source.tls_certificate, config.source.tls_private_key);
+    if (!made) return tl::unexpected(Error{Errc::tls, made.error()});
+    source_tls = std::move(*made);
+  }
+  auto reviewer_tls =
+      make_tls_context(config.reviewer.tls_certificate, config.reviewer.tls_private_key);
+  if (!reviewer_tls) return tl::unexpected(Error{Errc::tls, reviewer_tls.error()});
+
+  // Declared before the io_context so that it outlives every session the context destroys.
+  Connections connections(config.limits.max_connections);
+  net::io_context ioc(static_cast<int>(config.threads));
+
+  struct ListenerSlot {
+    std::shared_ptr<Listener> listener;
+    const config::Listener& settings;
+    Side side;
+    log::Literal transport;
+  };
+  const std::vector<ListenerSlot> sides = {
+      {std::make_shared<Listener>(ioc, source_tls.get(), config.limits,
+                                  RequestContext{Side::source, source_tls != nullptr}, connections),
+       config.source, Side::source, source_tls ? log::Literal("tls") : log::Literal("http")},
+      {std::make_shared<Listener>(ioc, reviewer_tls->get(), config.limits,
+                                  RequestContext{Side::reviewer, true}, connections),
+       config.reviewer, Side::reviewer, "tls"}};
+  for (const auto& side : sides) {
+    auto port = side.listener->open(side.settings.address, side.settings.port);
+    if (!port) return tl::unexpected(Error{Errc::listen, port.error()});
+    log::operations(log::Level::info, "listening",
+                    {{"listener", side_name(side.side)},
+                     {"address", side.settings.address},
+                     {"port", *port},
+                     {"transport", side.transport}});
+  }
+
+  // Shutdown control runs on one strand: the timer and signal set are not thread-safe.
+  const auto control = net::make_strand(ioc);
+  net::steady_timer grace_timer(control);
+  net::signal_set signals(control, SIGINT, SIGTERM);
+  std::function<void(beast::error_code, int)> on_signal = [&](beast::error_code ec, int signal) {
+    if (ec) return;
+    if (connections.draining()) {
+      log::operations(log::Level::warn, "shutdown_forced", {{"signal", signal}});
+      ioc.stop();
+      return;
+    }
+    log::operations(log::Level::info, "shutdown_started",
+                    {{"signal", signal}, {"open_connections", connections.count()}});
+    for (const auto& side : sides) side.listener->close();
+    grace_timer.expires_after(config.limits.shutdown_grace);
+    grace_timer.async_wait([&](beast::error_code wait_ec) {
+      if (wait_ec) return;  // cancelled: every connection finished in time
+      log::operations(log::Level::warn, "shutdown_grace_expired",
+                      {{"open_connections", connections.count()}});
+      ioc.stop();
+    });
+    connections.drain([&] {
+      net::post(control, [&] {
+        grace_timer.cancel();
+        signals.cancel();
+      });
+    });
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+
+  for (const auto& side : sides) side.listener->run();
+  log::operations(log::Level::info, "started", {{"threads", config.threads}});
+
+  std::vector<std::thread> workers;
+  workers.reserve(config.threads - 1);
+  for (unsigned i = 1; i < config.threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& worker : workers) worker.join();
+
+  log::operations(log::Level::info, "stopped");
+  return {};
+}
+
+}  // namespace tipline::server

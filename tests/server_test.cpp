@@ -1,0 +1,259 @@
+// The init / check / serve / shutdown cycle of the real tipline-server binary on loopback.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <string>
+
+#include "support/process.h"
+
+namespace tipline::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const std::string kServer = TIPLINE_SERVER_BINARY;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+unsigned mode_of(const fs::path& file) {
+  struct stat info {};
+  EXPECT_EQ(::stat(file.c_str(), &info), 0) << file;
+  return info.st_mode & 07777;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    instance_ = dir_.path() / "instance";
+    const Outcome init = run({kServer, "init", instance_.string(), "--demo"});
+    ASSERT_EQ(init.exit_code, 0) << init.err;
+  }
+
+  // A configuration in the instance folder; its relative paths name the instance's files.
+  fs::path write_config(const std::string& text, const std::string& name = "test.toml") {
+    const fs::path file = instance_ / name;
+    std::ofstream(file) << text;
+    return file;
+  }
+
+  // Starts serve with both listeners on free ports and waits until both listen.
+  std::unique_ptr<Child> start(const std::string& extra = "") {
+    const fs::path config = write_config(
+        "[server]\nlog_level = \"debug\"\n" + extra +
+        (contains(extra, "[source]") ? "" : "[source]\nport = 0\n") + "[reviewer]\nport = 0\n");
+    auto child = std::make_unique<Child>(
+        std::vector<std::string>{kServer, "serve", "--config", config.string()},
+        dir_.path() / "serve.log");
+    const auto lines = child->wait_for_lines("\"event\":\"listening\"", 2, seconds(20));
+    EXPECT_EQ(lines.size(), 2u) << child->stderr_text();
+    for (const auto& line : lines) {
+      (contains(line, "\"listener\":\"source\"") ? source_port_ : reviewer_port_) =
+          json_int(line, "port");
+    }
+    return child;
+  }
+
+  std::string url(int port, const std::string& path) const {
+    return "https://localhost:" + std::to_string(port) + path;
+  }
+  fs::path certificate() const { return instance_ / "tls/certificate.pem"; }
+
+  TempDir dir_;
+  fs::path instance_;
+  int source_port_ = 0;
+  int reviewer_port_ = 0;
+};
+
+TEST_F(ServerTest, InitCreatesAPrivateInstance) {
+  EXPECT_EQ(mode_of(instance_), 0700u);
+  EXPECT_EQ(mode_of(instance_ / "database.key"), 0600u);
+  EXPECT_EQ(mode_of(instance_ / "tls/private-key.pem"), 0600u);
+  EXPECT_EQ(mode_of(instance_ / "tipline.db"), 0600u);
+  EXPECT_EQ(mode_of(instance_ / "instance-salt"), 0644u);
+  EXPECT_EQ(mode_of(instance_ / "tls/certificate.pem"), 0644u);
+  std::ifstream config(instance_ / "tipline.toml");
+  std::string first_line;
+  std::getline(config, first_line);
+  EXPECT_TRUE(contains(first_line, "DEMO INSTANCE")) << first_line;
+}
+
+TEST_F(ServerTest, InitNeverOverwrites) {
+  const auto read = [](const fs::path& file) {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string key_before = read(instance_ / "database.key");
+  const Outcome again = run({kServer, "init", instance_.string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(contains(again.err, "is not empty; init never overwrites")) << again.err;
+  EXPECT_EQ(read(instance_ / "database.key"), key_before);
+}
+
+TEST_F(ServerTest, CheckAcceptsTheNewInstance) {
+  const Outcome check = run({kServer, "check", "--config", (instance_ / "tipline.toml").string()});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_TRUE(contains(check.out, "configuration valid")) << check.out;
+}
+
+TEST_F(ServerTest, CheckAndServeRefuseBadConfigurations) {
+  struct Case {
+    std::string config;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"[source]\nprot = 8443\n", "source.prot: unknown key"},
+      {"[limits]\nheader_bytes = \"big\"\n", "limits.header_bytes: expected an integer, got a string"},
+      {"[source]\nport = 99999\n", "source.port: must be from 0 to 65535, got 99999"},
+  };
+  for (const auto& [text, expected] : cases) {
+    const std::string config = write_config(text).string();
+    for (const char* verb : {"check", "serve"}) {
+      const Outcome outcome = run({kServer, verb, "--config", config}, seconds(20));
+      EXPECT_EQ(outcome.exit_code, 1) << verb << ' ' << text;
+      EXPECT_TRUE(contains(outcome.err, config + ": " + expected)) << verb << ": " << outcome.err;
+    }
+  }
+}
+
+TEST_F(ServerTest, CheckAndServeRefuseAKeyFileOthersCanRead) {
+  fs::permissions(instance_ / "database.key", fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::add);
+  const std::string config = (instance_ / "tipline.toml").string();
+  for (const char* verb : {"check", "serve"}) {
+    const Outcome outcome = run({kServer, verb, "--config", config}, seconds(20));
+    EXPECT_EQ(outcome.exit_code, 1) << verb;
+    EXPECT_TRUE(contains(outcome.err, "database.key_file: " +
+                                          (instance_ / "database.key").string() + " has mode 0644"))
+        << verb << ": " << outcome.err;
+  }
+}
+
+TEST_F(ServerTest, ServeRefusesAWrongDatabaseKey) {
+  fs::remove(instance_ / "database.key");
+  const Outcome other = run({kServer, "init", (dir_.path() / "other").string()});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  fs::copy_file(dir_.path() / "other/database.key", instance_ / "database.key");
+  const Outcome outcome =
+      run({kServer, "serve", "--config", (instance_ / "tipline.toml").string()}, seconds(20));
+  EXPECT_EQ(outcome.exit_code, 1);
+  EXPECT_TRUE(contains(outcome.err, "database key does not match this database")) << outcome.err;
+}
+
+TEST_F(ServerTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(run({kServer}).exit_code, 2);
+  EXPECT_EQ(run({kServer, "serve"}).exit_code, 2);
+  EXPECT_EQ(run({kServer, "frobnicate"}).exit_code, 2);
+  const Outcome help = run({kServer, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(contains(help.out, "init")) << help.out;
+  const Outcome version = run({kServer, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_TRUE(contains(version.out, "tipline-server ")) << version.out;
+}
+
+TEST_F(ServerTest, ServesHealthzOverTlsOnBothListenersAndStopsOnSigterm) {
+  auto server = start();
+  for (const int port : {source_port_, reviewer_port_}) {
+    for (const bool tls12 : {false, true}) {
+      const HttpResult result = https_request(url(port, "/healthz"), certificate(), {}, {}, tls12);
+      EXPECT_EQ(result.status, 200) << result.error;
+      EXPECT_EQ(result.body, "{\"status\":\"ok\"}");
+      EXPECT_TRUE(contains(result.headers, "Strict-Transport-Security")) << result.headers;
+    }
+  }
+  server->signal(SIGTERM);
+  EXPECT_EQ(server->wait(seconds(15)), 0) << server->stderr_text();
+  EXPECT_TRUE(contains(server->stderr_text(), "\"event\":\"stopped\""));
+}
+
+TEST_F(ServerTest, SigintStopsTooAndPortsAreFreedAfterwards) {
+  auto server = start("[source]\nport = 0\n");
+  const int port = source_port_;
+  server->signal(SIGINT);
+  ASSERT_EQ(server->wait(seconds(15)), 0) << server->stderr_text();
+  auto again = start("[source]\nport = " + std::to_string(port) + "\n");
+  EXPECT_EQ(source_port_, port);
+  EXPECT_EQ(https_request(url(port, "/healthz"), certificate()).status, 200);
+}
+
+TEST_F(ServerTest, LogsHoldNothingASourceSent) {
+  auto server = start();
+  const HttpResult plain = https_request(
+      url(source_port_, "/healthz?codename=MARKERQUERY"), certificate(),
+      {"User-Agent: MARKERAGENT", "Authorization: Bearer MARKERTOKEN", "Cookie: s=MARKERCOOKIE"});
+  EXPECT_EQ(plain.status, 200) << plain.error;
+  const HttpResult posted = https_request(url(source_port_, "/MARKERPATH"), certificate(), {},
+                                          "report=MARKERBODY");
+  EXPECT_EQ(posted.status, 404);
+  const HttpResult oversized = https_request(url(source_port_, "/healthz"), certificate(),
+                                             {"X-Pad: MARKERHEADER" + std::string(9000, 'a')});
+  EXPECT_EQ(oversized.status, 431);
+  server->signal(SIGTERM);
+  ASSERT_EQ(server->wait(seconds(15)), 0);
+
+  const std::string log = server->stderr_text();
+  EXPECT_TRUE(contains(log, "\"channel\":\"source\"")) << "expected source-side debug lines";
+  EXPECT_FALSE(contains(log, "MARKER")) << log;
+  for (const long port : {plain.local_port, posted.local_port, oversized.local_port}) {
+    EXPECT_FALSE(contains(log, std::to_string(port))) << port << '\n' << log;
+  }
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (contains(line, "\"channel\":\"source\"")) {
+      EXPECT_TRUE(contains(line, ":00:00Z\"")) << "source lines keep only the hour: " << line;
+    }
+  }
+}
+
+TEST_F(ServerTest, ShutdownFinishesARequestInFlight) {
+  auto server = start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 30\n");
+  RawConnection connection(source_port_);
+  connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n");
+  std::this_thread::sleep_for(milliseconds(300));  // let the server read the partial header
+  server->signal(SIGTERM);
+  ASSERT_EQ(server->wait_for_lines("shutdown_started", 1, seconds(10)).size(), 1u);
+  connection.send("\r\n");
+  const std::string response = connection.receive_all(seconds(10));
+  EXPECT_TRUE(contains(response, "HTTP/1.1 200 OK")) << response;
+  EXPECT_TRUE(contains(response, "Connection: close")) << response;
+  EXPECT_EQ(server->wait(seconds(10)), 0) << server->stderr_text();
+}
+
+TEST_F(ServerTest, IdleConnectionsDoNotDelayShutdown) {
+  auto server = start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 60\n");
+  RawConnection idle(source_port_);
+  idle.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  EXPECT_TRUE(contains(idle.receive_all(milliseconds(500)), "200 OK"));
+  const auto started = std::chrono::steady_clock::now();
+  server->signal(SIGTERM);
+  EXPECT_EQ(server->wait(seconds(10)), 0) << server->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(10));
+}
+
+TEST_F(ServerTest, ConnectionLimitAndIdleTimeoutAreEnforced) {
+  auto server = start(
+      "[source]\nport = 0\ntransport = \"http\"\n"
+      "[limits]\nmax_connections = 2\nidle_timeout_seconds = 3\n");
+  RawConnection first(source_port_);
+  RawConnection second(source_port_);
+  std::this_thread::sleep_for(milliseconds(300));  // both accepted and waiting
+  const auto refused_at = std::chrono::steady_clock::now();
+  RawConnection third(source_port_);
+  third.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  EXPECT_EQ(third.receive_all(seconds(10)), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - refused_at, seconds(2)) << "closed at once";
+  EXPECT_EQ(first.receive_all(seconds(10)), "") << "closed by the idle timeout";
+  EXPECT_GE(std::chrono::steady_clock::now() - refused_at, milliseconds(2000));
+  EXPECT_TRUE(contains(server->stderr_text(), "\"reason\":\"max_connections\""));
+}
+
+}  // namespace
+}  // namespace tipline::testing

@@ -1,0 +1,89 @@
+// Test support: temporary folders, child processes and HTTPS requests over loopback.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tipline::testing {
+
+// A fresh folder under the system temporary folder, removed with everything in it.
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct Outcome {
+  int exit_code = -1;  // -1 when killed by a signal or still running at the deadline
+  std::string out;
+  std::string err;
+};
+
+// Runs a program to completion (killed after the deadline) and captures its output.
+Outcome run(const std::vector<std::string>& argv,
+            std::chrono::seconds deadline = std::chrono::seconds(60));
+
+// A program running in the background with its stderr going to a file.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::filesystem::path& stderr_file);
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();  // kills the child if it still runs
+
+  void signal(int number) const;
+  // The exit code once it exits within the deadline; nullopt if it did not.
+  std::optional<int> wait(std::chrono::milliseconds deadline);
+  // Waits until the stderr file holds count lines containing needle; their texts.
+  std::vector<std::string> wait_for_lines(const std::string& needle, std::size_t count,
+                                          std::chrono::milliseconds deadline) const;
+  [[nodiscard]] std::string stderr_text() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::filesystem::path stderr_file_;
+};
+
+struct HttpResult {
+  long status = 0;  // 0 when no response
+  std::string body;
+  std::string headers;
+  std::string error;
+  long local_port = 0;  // the client's own port, to prove the server never logs it
+};
+
+// One HTTPS request with libcurl, trusting only ca_file and verifying the host name.
+HttpResult https_request(const std::string& url, const std::filesystem::path& ca_file,
+                         const std::vector<std::string>& headers = {},
+                         const std::string& post_body = {}, bool tls12_only = false);
+
+// A plain TCP connection to 127.0.0.1:port for raw HTTP.
+class RawConnection {
+ public:
+  explicit RawConnection(int port);
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  ~RawConnection();
+  void send(const std::string& bytes) const;
+  // Everything received until the peer closes or the deadline passes.
+  [[nodiscard]] std::string receive_all(std::chrono::milliseconds deadline) const;
+
+ private:
+  int fd_ = -1;
+};
+
+// The integer after "key": in a JSON line.
+int json_int(const std::string& line, const std::string& key);
+
+}  // namespace tipline::testing
