@@ -2,116 +2,35 @@
 
 #include <gtest/gtest.h>
 #include <sodium.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
-#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "support/process.h"
+
 namespace tipline::crypto::minisign {
 namespace {
 
 namespace fs = std::filesystem;
+using tipline::testing::describe;
+using tipline::testing::find_tool;
+using tipline::testing::lines_of;
+using tipline::testing::Outcome;
+using tipline::testing::read_file;
+using tipline::testing::run;
+using tipline::testing::TempDir;
+using tipline::testing::write_file;
 
 std::string text_of(const Secret& secret) {
   const auto bytes = secret.expose();
   return {bytes.begin(), bytes.end()};
-}
-
-// A fresh private directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tipline-minisign-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-// The executable's path in $PATH, or empty. The interop tests fail, not skip, without it.
-std::string find_tool(const std::string& name) {
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): no setenv here
-  std::stringstream directories(path == nullptr ? "" : path);
-  for (std::string directory; std::getline(directories, directory, ':');) {
-    const fs::path candidate = fs::path(directory.empty() ? "." : directory) / name;
-    if (access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-  }
-  return {};
-}
-
-std::string quoted(const std::string& word) {
-  std::string out = "'";
-  for (const char c : word) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
-
-struct Outcome {
-  std::string command;
-  bool succeeded = false;
-  std::string output;  // stdout and stderr together
-  [[nodiscard]] std::string report() const { return command + "\n" + output; }
-};
-
-// Runs a shell command with no input, so a password prompt would fail rather than hang.
-Outcome run(const std::string& command) {
-  Outcome outcome{command, false, {}};
-  FILE* pipe = popen((command + " 2>&1 </dev/null").c_str(), "r");
-  if (pipe == nullptr) {
-    return outcome;
-  }
-  std::array<char, 4096> buffer{};
-  for (std::size_t n = 0; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
-    outcome.output.append(buffer.data(), n);
-  }
-  const int status = pclose(pipe);
-  outcome.succeeded = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  return outcome;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::string& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
-
-// The lines of a text, without their newlines.
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 std::vector<std::uint8_t> from_base64(const std::string& text) {
@@ -242,34 +161,36 @@ TEST(Minisign, MinisignSignsWithOurKeys) {
   ASSERT_FALSE(minisign.empty())
       << "the stock `minisign` is not on PATH; this interop test needs it";
   const TempDir dir;
+  const fs::path pub = dir.path() / "key.pub";
+  const fs::path sec = dir.path() / "key.sec";
+  const fs::path message = dir.path() / "message";
+  const fs::path recreated_pub = dir.path() / "recreated.pub";
   const SecretKey key = SecretKey::generate();
-  write_file(dir.file("key.pub"), key.public_key().to_file_text());
-  write_file(dir.file("key.sec"), text_of(key.to_unencrypted_file_text("tipline demo key")));
-  write_file(dir.file("message"), "a release to sign\n");
+  write_file(pub, key.public_key().to_file_text());
+  write_file(sec, text_of(key.to_unencrypted_file_text("tipline demo key")));
+  write_file(message, "a release to sign\n");
 
   // With -p, minisign also checks the new signature against our public key before writing it.
-  // stdin is /dev/null: an unencrypted key needs no password.
-  const Outcome signature =
-      run(quoted(minisign) + " -S -s " + quoted(dir.file("key.sec")) + " -p " +
-          quoted(dir.file("key.pub")) + " -m " + quoted(dir.file("message")));
-  ASSERT_TRUE(signature.succeeded) << signature.report();
-  const Outcome verified = run(quoted(minisign) + " -V -p " + quoted(dir.file("key.pub")) + " -m " +
-                               quoted(dir.file("message")));
-  ASSERT_TRUE(verified.succeeded) << verified.report();
-  EXPECT_NE(verified.output.find("Signature and comment signature verified"), std::string::npos)
-      << verified.output;
+  // stdin is /dev/null: an unencrypted key needs no password, and a prompt would fail, not hang.
+  const std::vector<std::string> sign{minisign, "-S", "-s", sec, "-p", pub, "-m", message};
+  const Outcome signature = run(sign);
+  ASSERT_EQ(signature.exit_code, 0) << describe(sign, signature);
+  const std::vector<std::string> verify{minisign, "-V", "-p", pub, "-m", message};
+  const Outcome verified = run(verify);
+  ASSERT_EQ(verified.exit_code, 0) << describe(verify, verified);
+  EXPECT_NE((verified.out + verified.err).find("Signature and comment signature verified"),
+            std::string::npos)
+      << describe(verify, verified);
 
   // A tampered message must not verify, or the check above proves nothing.
-  write_file(dir.file("message"), "a release to sign, altered\n");
-  EXPECT_FALSE(run(quoted(minisign) + " -V -p " + quoted(dir.file("key.pub")) + " -m " +
-                   quoted(dir.file("message")))
-                   .succeeded);
+  write_file(message, "a release to sign, altered\n");
+  EXPECT_NE(run(verify).exit_code, 0);
 
   // minisign -R derives the same public key from our secret key file.
-  const Outcome recreated = run(quoted(minisign) + " -R -s " + quoted(dir.file("key.sec")) +
-                                " -p " + quoted(dir.file("recreated.pub")));
-  ASSERT_TRUE(recreated.succeeded) << recreated.report();
-  const auto parsed = PublicKey::parse(read_file(dir.file("recreated.pub")));
+  const std::vector<std::string> recreate{minisign, "-R", "-s", sec, "-p", recreated_pub};
+  const Outcome recreated = run(recreate);
+  ASSERT_EQ(recreated.exit_code, 0) << describe(recreate, recreated);
+  const auto parsed = PublicKey::parse(read_file(recreated_pub));
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
   EXPECT_EQ(lines_of(parsed->to_file_text())[1], lines_of(key.public_key().to_file_text())[1]);
 }
@@ -280,11 +201,11 @@ TEST(Minisign, ParsesMinisignKeys) {
       << "the stock `minisign` is not on PATH; this interop test needs it";
   const TempDir dir;
   for (int round = 0; round < 5; ++round) {
-    const std::string pub = dir.file("key" + std::to_string(round) + ".pub");
-    const std::string sec = dir.file("key" + std::to_string(round) + ".sec");
-    const Outcome generated =
-        run(quoted(minisign) + " -G -W -p " + quoted(pub) + " -s " + quoted(sec));
-    ASSERT_TRUE(generated.succeeded) << generated.report();
+    const fs::path pub = dir.path() / ("key" + std::to_string(round) + ".pub");
+    const fs::path sec = dir.path() / ("key" + std::to_string(round) + ".sec");
+    const std::vector<std::string> generate{minisign, "-G", "-W", "-p", pub, "-s", sec};
+    const Outcome generated = run(generate);
+    ASSERT_EQ(generated.exit_code, 0) << describe(generate, generated);
     const std::vector<std::string> lines = lines_of(read_file(pub));
     ASSERT_EQ(lines.size(), 2u);
 
@@ -296,8 +217,8 @@ TEST(Minisign, ParsesMinisignKeys) {
     EXPECT_EQ(parsed->key_id(), std::strtoull(lines[0].c_str() + prefix.size(), nullptr, 16));
     EXPECT_EQ(lines_of(parsed->to_file_text())[1], lines[1]);
     // ... and the key it printed for `minisign -Vm <file> -P <key>`.
-    EXPECT_NE(generated.output.find("-P " + lines[1] + "\n"), std::string::npos)
-        << generated.output;
+    EXPECT_NE((generated.out + generated.err).find("-P " + lines[1] + "\n"), std::string::npos)
+        << describe(generate, generated);
 
     // Our unencrypted secret key files start with the same fixed fields as minisign's.
     const std::vector<std::uint8_t> theirs = from_base64(lines_of(read_file(sec))[1]);

@@ -57,6 +57,7 @@ TEST(Secret, EmptySecretIsValid) {
   const Secret empty(0);
   EXPECT_EQ(empty.size(), 0u);
   EXPECT_EQ(empty.to_hex().size(), 0u);
+  EXPECT_EQ(Secret::random(0).size(), 0u);
 }
 
 }  // namespace

@@ -2,117 +2,32 @@
 
 #include <gtest/gtest.h>
 #include <sodium.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <array>
 #include <cctype>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bech32.h"
+#include "support/process.h"
 
 namespace tipline::crypto::x25519 {
 namespace {
 
 namespace fs = std::filesystem;
+using tipline::testing::describe;
+using tipline::testing::find_tool;
+using tipline::testing::lines_of;
+using tipline::testing::Outcome;
+using tipline::testing::read_file;
+using tipline::testing::run;
+using tipline::testing::TempDir;
+using tipline::testing::write_file;
 
 std::string text_of(const Secret& secret) {
   const auto bytes = secret.expose();
   return {bytes.begin(), bytes.end()};
-}
-
-// A fresh private directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "tipline-x25519-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-// The executable's path in $PATH, or empty. The interop tests fail, not skip, without it.
-std::string find_tool(const std::string& name) {
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): no setenv here
-  std::stringstream directories(path == nullptr ? "" : path);
-  for (std::string directory; std::getline(directories, directory, ':');) {
-    const fs::path candidate = fs::path(directory.empty() ? "." : directory) / name;
-    if (access(candidate.c_str(), X_OK) == 0) {
-      return candidate.string();
-    }
-  }
-  return {};
-}
-
-std::string quoted(const std::string& word) {
-  std::string out = "'";
-  for (const char c : word) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
-
-struct Outcome {
-  std::string command;
-  bool succeeded = false;
-  std::string output;  // stdout and stderr together
-  [[nodiscard]] std::string report() const { return command + "\n" + output; }
-};
-
-// Runs a shell command with no input, as the tools would run unattended.
-Outcome run(const std::string& command) {
-  Outcome outcome{command, false, {}};
-  FILE* pipe = popen((command + " 2>&1 </dev/null").c_str(), "r");
-  if (pipe == nullptr) {
-    return outcome;
-  }
-  std::array<char, 4096> buffer{};
-  for (std::size_t n = 0; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
-    outcome.output.append(buffer.data(), n);
-  }
-  const int status = pclose(pipe);
-  outcome.succeeded = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  return outcome;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::string& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
-
-// The lines of a text, without their newlines.
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    lines.push_back(line);
-  }
-  return lines;
 }
 
 TEST(X25519, RecipientRoundTrip) {
@@ -234,27 +149,31 @@ TEST(X25519, AgeDecryptsWithOurIdentityFile) {
   ASSERT_FALSE(age.empty()) << "the stock `age` tool is not on PATH; this interop test needs it";
   ASSERT_FALSE(age_keygen.empty()) << "the stock `age-keygen` is not on PATH; this test needs it";
   const TempDir dir;
+  const fs::path identity_file = dir.path() / "identity.txt";
+  const fs::path plain = dir.path() / "plain";
+  const fs::path cipher = dir.path() / "cipher";
+  const fs::path decrypted_file = dir.path() / "decrypted";
   const Identity identity = Identity::generate();
   const std::string recipient = identity.recipient().to_string();
-  write_file(dir.file("identity.txt"),
-             text_of(identity_file_text(identity, "2024-01-02T03:04:05Z")));
+  write_file(identity_file, text_of(identity_file_text(identity, "2024-01-02T03:04:05Z")));
   std::string plaintext(3000, '\0');
   randombytes_buf(plaintext.data(), plaintext.size());
-  write_file(dir.file("plain"), plaintext);
+  write_file(plain, plaintext);
 
-  const Outcome encrypted = run(quoted(age) + " -e -r " + quoted(recipient) + " -o " +
-                                quoted(dir.file("cipher")) + " " + quoted(dir.file("plain")));
-  ASSERT_TRUE(encrypted.succeeded) << encrypted.report();
-  const Outcome decrypted =
-      run(quoted(age) + " -d -i " + quoted(dir.file("identity.txt")) + " -o " +
-          quoted(dir.file("decrypted")) + " " + quoted(dir.file("cipher")));
-  ASSERT_TRUE(decrypted.succeeded) << decrypted.report();
-  EXPECT_EQ(read_file(dir.file("decrypted")), plaintext);
+  const std::vector<std::string> encrypt{age, "-e", "-r", recipient, "-o", cipher, plain};
+  const Outcome encrypted = run(encrypt);
+  ASSERT_EQ(encrypted.exit_code, 0) << describe(encrypt, encrypted);
+  const std::vector<std::string> decrypt{age,  "-d",           "-i",  identity_file,
+                                         "-o", decrypted_file, cipher};
+  const Outcome decrypted = run(decrypt);
+  ASSERT_EQ(decrypted.exit_code, 0) << describe(decrypt, decrypted);
+  EXPECT_EQ(read_file(decrypted_file), plaintext);
 
   // age-keygen -y derives the recipient from our identity file on its own.
-  const Outcome converted = run(quoted(age_keygen) + " -y " + quoted(dir.file("identity.txt")));
-  ASSERT_TRUE(converted.succeeded) << converted.report();
-  EXPECT_EQ(converted.output, recipient + "\n");
+  const std::vector<std::string> convert{age_keygen, "-y", identity_file};
+  const Outcome converted = run(convert);
+  ASSERT_EQ(converted.exit_code, 0) << describe(convert, converted);
+  EXPECT_EQ(converted.out + converted.err, recipient + "\n");
 }
 
 TEST(X25519, ParsesAgeKeygenIdentities) {
@@ -262,9 +181,10 @@ TEST(X25519, ParsesAgeKeygenIdentities) {
   ASSERT_FALSE(age_keygen.empty()) << "the stock `age-keygen` is not on PATH; this test needs it";
   const TempDir dir;
   for (int round = 0; round < 5; ++round) {
-    const std::string path = dir.file("key" + std::to_string(round) + ".txt");
-    const Outcome generated = run(quoted(age_keygen) + " -o " + quoted(path));
-    ASSERT_TRUE(generated.succeeded) << generated.report();
+    const fs::path path = dir.path() / ("key" + std::to_string(round) + ".txt");
+    const std::vector<std::string> generate{age_keygen, "-o", path};
+    const Outcome generated = run(generate);
+    ASSERT_EQ(generated.exit_code, 0) << describe(generate, generated);
     const std::string file = read_file(path);
     const std::vector<std::string> lines = lines_of(file);
     ASSERT_EQ(lines.size(), 3u) << file;

@@ -24,7 +24,7 @@ Secret::Secret(std::size_t size) : size_(size) {
 
 Secret Secret::random(std::size_t size) {
   Secret secret(size);
-  randombytes_buf(secret.data_, size);
+  if (size > 0) randombytes_buf(secret.data_, size);
   return secret;
 }
 
@@ -39,8 +39,8 @@ tl::expected<Secret, Error> Secret::from_hex(std::string_view hex) {
   Secret secret(hex.size() / 2);
   std::size_t written = 0;
   const char* end = nullptr;
-  if (sodium_hex2bin(secret.data_, secret.size_, hex.data(), hex.size(), nullptr, &written,
-                     &end) != 0 ||
+  if (sodium_hex2bin(secret.data_, secret.size_, hex.data(), hex.size(), nullptr, &written, &end) !=
+          0 ||
       written != secret.size_ || end != hex.data() + hex.size()) {
     return tl::unexpected(Error{Errc::malformed_encoding, "not hexadecimal"});
   }
@@ -69,6 +69,7 @@ void Secret::release() noexcept {
 }
 
 Secret Secret::to_hex() const {
+  if (size_ == 0) return Secret(0);
   // sodium_bin2hex writes a terminating NUL, so format into one extra byte.
   Secret with_nul(size_ * 2 + 1);
   sodium_bin2hex(reinterpret_cast<char*>(with_nul.data_), with_nul.size_, data_, size_);

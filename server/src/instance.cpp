@@ -4,11 +4,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <span>
 #include <string_view>
 
 #include "tipline/config/config.h"
+#include "tipline/crypto/minisign.h"
 #include "tipline/crypto/secret.h"
+#include "tipline/crypto/x25519.h"
 #include "tipline/server/server.h"
 #include "tipline/storage/database.h"
 #include "tls.h"
@@ -69,6 +72,47 @@ constexpr std::string_view kDemoNotice =
     "# machine. Never use it for real reports: create a production instance with\n"
     "# `tipline-server init DIR` and keep offline keys off the server.\n\n";
 
+constexpr std::string_view kDemoKeysReadme =
+    "DEMO ONLY. These are the offline keys of a demo instance, kept on the server so that\n"
+    "Tipline can be tried on one machine. A real instance never has them on the server:\n"
+    "reviewer identities live on reviewers' machines, the organisation root key offline.\n"
+    "\n"
+    "reviewer.agekey         a reviewer identity (age X25519, as age-keygen writes it);\n"
+    "                        `age -d -i reviewer.agekey FILE` opens what is sealed to it\n"
+    "organisation-root.key   the organisation root signing key (minisign, unencrypted)\n"
+    "organisation-root.pub   its public key, which the server pins\n";
+
+// RFC 3339 UTC to the second, as age-keygen writes in its "# created:" line.
+std::string now_rfc3339() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+tl::expected<void, Error> write_demo_offline_keys(const fs::path& dir) {
+  if (auto made = make_private_directory(dir); !made) return made;
+  if (auto written = write_new_file(dir / "README.txt", kDemoKeysReadme, 0644); !written) {
+    return written;
+  }
+  const auto identity = crypto::x25519::Identity::generate();
+  const crypto::Secret identity_file = crypto::x25519::identity_file_text(identity, now_rfc3339());
+  if (auto written = write_new_file(dir / "reviewer.agekey", identity_file.expose(), 0600);
+      !written) {
+    return written;
+  }
+  const auto root = crypto::minisign::SecretKey::generate();
+  const crypto::Secret root_file =
+      root.to_unencrypted_file_text("tipline demo organisation root key (DEMO ONLY)");
+  if (auto written = write_new_file(dir / "organisation-root.key", root_file.expose(), 0600);
+      !written) {
+    return written;
+  }
+  return write_new_file(dir / "organisation-root.pub", root.public_key().to_file_text(), 0644);
+}
+
 }  // namespace
 
 tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
@@ -110,6 +154,7 @@ tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
   auto database =
       storage::Database::open(dir / "tipline.db", *key, storage::Database::Mode::create_new);
   if (!database) return tl::unexpected(Error{Errc::database, database.error().message});
+  if (demo) return write_demo_offline_keys(dir / "demo-offline-keys");
   return {};
 }
 

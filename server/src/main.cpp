@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
               "self-signed TLS certificate and encrypted database. Never overwrites.");
   init->add_option("DIR", dir, "Folder to create (must not exist or be empty)")->required();
   init->add_flag("--demo", demo,
-                 "Mark the instance as a throwaway demo for trying Tipline on one machine");
+                 "A throwaway demo for trying Tipline on one machine: also writes demo-only "
+                 "offline keys (a reviewer identity and an organisation root key) to "
+                 "DIR/demo-offline-keys/");
 
   std::string config_file;
   auto* serve = app.add_subcommand(
@@ -67,8 +69,14 @@ int main(int argc, char** argv) {
     if (auto made = tipline::server::init_instance(dir, demo); !made) {
       return report(made.error().message);
     }
-    std::cout << "Created " << (demo ? "demo " : "") << "instance in " << dir << "\n"
-              << "Serve it with: tipline-server serve --config " << dir << "/tipline.toml\n";
+    std::cout << "Created " << (demo ? "demo " : "") << "instance in " << dir << "\n";
+    if (demo) {
+      std::cout << "Demo offline keys (DEMO ONLY, never on a real server): " << dir
+                << "/demo-offline-keys/\n"
+                << "  reviewer identity: " << dir << "/demo-offline-keys/reviewer.agekey\n"
+                << "  organisation root key: " << dir << "/demo-offline-keys/organisation-root.key\n";
+    }
+    std::cout << "Serve it with: tipline-server serve --config " << dir << "/tipline.toml\n";
     return 0;
   }
   auto config = load_config(config_file);

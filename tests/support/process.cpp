@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -24,11 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 pid_t spawn(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
   posix_spawn_file_actions_t actions;
@@ -62,6 +58,12 @@ std::size_t append(char* data, std::size_t size, std::size_t count, void* target
   return size * count;
 }
 
+std::string quoted(const std::string& word) {
+  std::string out = "'";
+  for (const char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 }  // namespace
 
 TempDir::TempDir() {
@@ -88,6 +90,41 @@ Outcome run(const std::vector<std::string>& argv, std::chrono::seconds deadline)
   outcome.out = read_file(scratch.path() / "out");
   outcome.err = read_file(scratch.path() / "err");
   return outcome;
+}
+
+std::string describe(const std::vector<std::string>& argv, const Outcome& outcome) {
+  std::string text;
+  for (const auto& arg : argv) text += (text.empty() ? "" : " ") + quoted(arg);
+  return text + "\nexit code " + std::to_string(outcome.exit_code) + "\nstdout:\n" + outcome.out +
+         "\nstderr:\n" + outcome.err;
+}
+
+std::string find_tool(const std::string& name) {
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): no setenv here
+  std::istringstream directories(path == nullptr ? "" : path);
+  for (std::string directory; std::getline(directories, directory, ':');) {
+    const fs::path candidate = fs::path(directory.empty() ? "." : directory) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return {};
+}
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_file(const fs::path& file, std::string_view text) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!out) throw std::runtime_error("cannot write " + file.string());
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
 }
 
 Child::Child(const std::vector<std::string>& argv, const fs::path& stderr_file)

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tipline::testing {
@@ -33,6 +34,19 @@ struct Outcome {
 // Runs a program to completion (killed after the deadline) and captures its output.
 Outcome run(const std::vector<std::string>& argv,
             std::chrono::seconds deadline = std::chrono::seconds(60));
+
+// The command line, shell-quoted, and everything the program printed, for assertion messages.
+std::string describe(const std::vector<std::string>& argv, const Outcome& outcome);
+
+// The executable's path in $PATH, or "" when there is none.
+std::string find_tool(const std::string& name);
+
+// The file's bytes, or "" when it cannot be read.
+std::string read_file(const std::filesystem::path& file);
+// Replaces the file's contents with text; throws when it cannot be written.
+void write_file(const std::filesystem::path& file, std::string_view text);
+// The lines of a text, without their newlines.
+std::vector<std::string> lines_of(const std::string& text);
 
 // A program running in the background with its stderr going to a file.
 class Child {

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 #include "tipline/crypto/error.h"

@@ -27,7 +27,9 @@ struct Error {
 // Creates a new instance folder: tipline.toml (the sample configuration), the database
 // key file (0600), the instance salt, a self-signed TLS certificate and its key (0600),
 // and the encrypted database. Refuses a folder that exists and is not empty.
-// demo marks the instance as a throwaway one for trying Tipline out.
+// demo marks the instance as a throwaway one for trying Tipline out, and also writes
+// demo-only offline keys to DIR/demo-offline-keys/: a reviewer identity (age) and an
+// organisation root key (minisign), which a real instance never keeps on the server.
 [[nodiscard]] tl::expected<void, Error> init_instance(const std::filesystem::path& dir, bool demo);
 
 // Opens the database with its key and runs an integrity check.
