@@ -19,8 +19,8 @@ class ConfigTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
     dir_ = pattern;
     fs::create_directory(dir_ / "tls");
-    write(dir_ / "instance-salt", "00", fs::perms::owner_read | fs::perms::group_read |
-                                            fs::perms::others_read);
+    write(dir_ / "instance-salt", "00",
+          fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
     write(dir_ / "database.key", "00", fs::perms::owner_read | fs::perms::owner_write);
     write(dir_ / "tls/certificate.pem", "cert", fs::perms::owner_read | fs::perms::others_read);
     write(dir_ / "tls/private-key.pem", "key", fs::perms::owner_read);
@@ -122,7 +122,8 @@ TEST_F(ConfigTest, ReviewerListenerCannotBePlainHttp) {
 }
 
 TEST_F(ConfigTest, WrongTypesAreRefused) {
-  const std::string message = problems_of("[source]\nport = \"8443\"\n[limits]\nheader_bytes = 1.5\n");
+  const std::string message =
+      problems_of("[source]\nport = \"8443\"\n[limits]\nheader_bytes = 1.5\n");
   EXPECT_NE(message.find(file() + ": source.port: expected an integer, got a string"),
             std::string::npos)
       << message;
@@ -154,9 +155,9 @@ TEST_F(ConfigTest, OutOfRangeValuesAreRefused) {
 }
 
 TEST_F(ConfigTest, BadEnumeratedValuesAreRefused) {
-  const std::string message =
-      problems_of("[source]\ntransport = \"ftp\"\naddress = \"localhost\"\n"
-                  "[server]\nlog_level = \"loud\"\n");
+  const std::string message = problems_of(
+      "[source]\ntransport = \"ftp\"\naddress = \"localhost\"\n"
+      "[server]\nlog_level = \"loud\"\n");
   EXPECT_NE(message.find("source.transport: must be \"tls\" or \"http\", got \"ftp\""),
             std::string::npos)
       << message;
@@ -202,9 +203,9 @@ TEST_F(ConfigTest, MissingFilesAreNamed) {
 
 TEST_F(ConfigTest, ADirectoryIsNotAKeyFile) {
   const std::string message = problems_of("[database]\nkey_file = \"tls\"\n");
-  EXPECT_NE(message.find("database.key_file: " + (dir_ / "tls").string() +
-                         " is not a regular file"),
-            std::string::npos)
+  EXPECT_NE(
+      message.find("database.key_file: " + (dir_ / "tls").string() + " is not a regular file"),
+      std::string::npos)
       << message;
 }
 

@@ -152,7 +152,7 @@ TEST(X25519, AgeDecryptsWithOurIdentityFile) {
   const fs::path identity_file = dir.path() / "identity.txt";
   const fs::path plain = dir.path() / "plain";
   const fs::path cipher = dir.path() / "cipher";
-  const fs::path decrypted_file = dir.path() / "decrypted";
+  const fs::path deciphered = dir.path() / "decrypted";
   const Identity identity = Identity::generate();
   const std::string recipient = identity.recipient().to_string();
   write_file(identity_file, text_of(identity_file_text(identity, "2024-01-02T03:04:05Z")));
@@ -163,11 +163,10 @@ TEST(X25519, AgeDecryptsWithOurIdentityFile) {
   const std::vector<std::string> encrypt{age, "-e", "-r", recipient, "-o", cipher, plain};
   const Outcome encrypted = run(encrypt);
   ASSERT_EQ(encrypted.exit_code, 0) << describe(encrypt, encrypted);
-  const std::vector<std::string> decrypt{age,  "-d",           "-i",  identity_file,
-                                         "-o", decrypted_file, cipher};
+  const std::vector<std::string> decrypt{age, "-d", "-i", identity_file, "-o", deciphered, cipher};
   const Outcome decrypted = run(decrypt);
   ASSERT_EQ(decrypted.exit_code, 0) << describe(decrypt, decrypted);
-  EXPECT_EQ(read_file(decrypted_file), plaintext);
+  EXPECT_EQ(read_file(deciphered), plaintext);
 
   // age-keygen -y derives the recipient from our identity file on its own.
   const std::vector<std::string> convert{age_keygen, "-y", identity_file};

@@ -27,14 +27,15 @@ TEST(Log, SourceLinesKeepOnlyTheHour) {
 
 TEST(Log, OperationalLinesHaveExactTimesAndText) {
   const std::string line = captured([] {
-    operations(Level::warn, "listening",
-               {{"address", std::string("quote\" back\\ nl\n ctl\x01")}, {"port", 8443u},
-                {"tls", true}});
+    operations(
+        Level::warn, "listening",
+        {{"address", std::string("quote\" back\\ nl\n ctl\x01")}, {"port", 8443u}, {"tls", true}});
   });
   EXPECT_TRUE(std::regex_search(
-      line, std::regex(R"(^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn",)"
-                       R"("channel":"operations","event":"listening",)"
-                       R"("address":"quote\\" back\\\\ nl\\n ctl\\u0001","port":8443,"tls":true\}\n$)")))
+      line,
+      std::regex(R"(^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"warn",)"
+                 R"("channel":"operations","event":"listening",)"
+                 R"("address":"quote\\" back\\\\ nl\\n ctl\\u0001","port":8443,"tls":true\}\n$)")))
       << line;
 }
 
@@ -49,7 +50,9 @@ TEST(Log, LevelFiltersLines) {
 
 // The privacy policy holds at compile time: source fields take no runtime text.
 template <class Value>
-concept SourceFieldAccepts = requires(Value value) { SourceField("key", value); };
+concept SourceFieldAccepts = requires(Value value) {
+  SourceField("key", value);
+};
 static_assert(!SourceFieldAccepts<std::string>);
 static_assert(!SourceFieldAccepts<std::string_view>);
 static_assert(SourceFieldAccepts<int>);

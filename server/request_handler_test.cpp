@@ -16,7 +16,9 @@ Response call(http::verb method, const char* target, bool tls = true) {
   return handle_request(request, RequestContext{Side::source, tls});
 }
 
-std::string header(const Response& response, http::field field) { return std::string(response[field]); }
+std::string header(const Response& response, http::field field) {
+  return std::string(response[field]);
+}
 std::string header(const Response& response, const char* field) {
   return std::string(response[field]);
 }

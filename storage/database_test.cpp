@@ -66,8 +66,8 @@ TEST_F(DatabaseTest, KeyFileReadableByOthersIsRefused) {
 }
 
 TEST_F(DatabaseTest, MalformedKeyFilesAreRefused) {
-  for (const std::string& content : {std::string("abcd\n"), std::string(64, 'x'),
-                                    std::string(66, 'a'), std::string(200, '0')}) {
+  for (const std::string& content :
+       {std::string("abcd\n"), std::string(64, 'x'), std::string(66, 'a'), std::string(200, '0')}) {
     const fs::path file = dir_ / "bad.key";
     fs::remove(file);
     std::ofstream(file) << content;
@@ -94,8 +94,7 @@ TEST_F(DatabaseTest, CreateThenReopenWithTheSameKey) {
 
 TEST_F(DatabaseTest, FileIsEncryptedOnDisk) {
   const fs::path file = dir_ / "tipline.db";
-  ASSERT_TRUE(
-      Database::open(file, crypto::Secret::random(kKeyBytes), Database::Mode::create_new));
+  ASSERT_TRUE(Database::open(file, crypto::Secret::random(kKeyBytes), Database::Mode::create_new));
   const std::string bytes = read_all(file);
   ASSERT_GE(bytes.size(), 4096u);
   EXPECT_NE(bytes.rfind("SQLite format 3", 0), 0u);
@@ -103,8 +102,7 @@ TEST_F(DatabaseTest, FileIsEncryptedOnDisk) {
 
 TEST_F(DatabaseTest, WrongKeyGivesAClearError) {
   const fs::path file = dir_ / "tipline.db";
-  ASSERT_TRUE(
-      Database::open(file, crypto::Secret::random(kKeyBytes), Database::Mode::create_new));
+  ASSERT_TRUE(Database::open(file, crypto::Secret::random(kKeyBytes), Database::Mode::create_new));
   const auto db =
       Database::open(file, crypto::Secret::random(kKeyBytes), Database::Mode::open_existing);
   ASSERT_FALSE(db.has_value());

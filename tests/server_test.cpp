@@ -5,8 +5,8 @@
 
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "support/process.h"
 
@@ -85,16 +85,53 @@ TEST_F(ServerTest, InitCreatesAPrivateInstance) {
   EXPECT_TRUE(contains(first_line, "DEMO INSTANCE")) << first_line;
 }
 
+TEST_F(ServerTest, DemoOfflineKeysWorkWithTheStockTools) {
+  const fs::path keys = instance_ / "demo-offline-keys";
+  EXPECT_EQ(mode_of(keys), 0700u);
+  EXPECT_EQ(mode_of(keys / "reviewer.agekey"), 0600u);
+  EXPECT_EQ(mode_of(keys / "organisation-root.key"), 0600u);
+  EXPECT_TRUE(contains(read_file(keys / "README.txt"), "DEMO ONLY"));
+
+  const std::string age = find_tool("age");
+  const std::string age_keygen = find_tool("age-keygen");
+  const std::string minisign = find_tool("minisign");
+  ASSERT_FALSE(age.empty() || age_keygen.empty() || minisign.empty())
+      << "age, age-keygen and minisign must be installed (scripts/setup installs them)";
+
+  const Outcome recipient = run({age_keygen, "-y", (keys / "reviewer.agekey").string()});
+  ASSERT_EQ(recipient.exit_code, 0) << recipient.err;
+  const fs::path plain = dir_.path() / "report.txt";
+  write_file(plain, "what happened");
+  const std::string sealed = (dir_.path() / "report.age").string();
+  const std::vector<std::string> encrypt = {
+      age,  "-e",   "-r",          recipient.out.substr(0, recipient.out.find('\n')),
+      "-o", sealed, plain.string()};
+  const Outcome encrypted = run(encrypt);
+  ASSERT_EQ(encrypted.exit_code, 0) << describe(encrypt, encrypted);
+  const Outcome opened = run({age, "-d", "-i", (keys / "reviewer.agekey").string(), sealed});
+  EXPECT_EQ(opened.out, "what happened") << opened.err;
+
+  const Outcome signed_ =
+      run({minisign, "-S", "-s", (keys / "organisation-root.key").string(), "-m", plain.string()});
+  ASSERT_EQ(signed_.exit_code, 0) << signed_.err;
+  const Outcome verified =
+      run({minisign, "-V", "-p", (keys / "organisation-root.pub").string(), "-m", plain.string()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+}
+
+TEST_F(ServerTest, OnlyDemoInstancesHoldOfflineKeys) {
+  const fs::path real = dir_.path() / "real";
+  ASSERT_EQ(run({kServer, "init", real.string()}).exit_code, 0);
+  EXPECT_FALSE(fs::exists(real / "demo-offline-keys"));
+  EXPECT_FALSE(contains(read_file(real / "tipline.toml"), "DEMO"));
+}
+
 TEST_F(ServerTest, InitNeverOverwrites) {
-  const auto read = [](const fs::path& file) {
-    std::ifstream in(file);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  const std::string key_before = read(instance_ / "database.key");
+  const std::string key_before = read_file(instance_ / "database.key");
   const Outcome again = run({kServer, "init", instance_.string()});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_TRUE(contains(again.err, "is not empty; init never overwrites")) << again.err;
-  EXPECT_EQ(read(instance_ / "database.key"), key_before);
+  EXPECT_EQ(read_file(instance_ / "database.key"), key_before);
 }
 
 TEST_F(ServerTest, CheckAcceptsTheNewInstance) {
@@ -110,7 +147,8 @@ TEST_F(ServerTest, CheckAndServeRefuseBadConfigurations) {
   };
   const std::vector<Case> cases = {
       {"[source]\nprot = 8443\n", "source.prot: unknown key"},
-      {"[limits]\nheader_bytes = \"big\"\n", "limits.header_bytes: expected an integer, got a string"},
+      {"[limits]\nheader_bytes = \"big\"\n",
+       "limits.header_bytes: expected an integer, got a string"},
       {"[source]\nport = 99999\n", "source.port: must be from 0 to 65535, got 99999"},
   };
   for (const auto& [text, expected] : cases) {
@@ -190,8 +228,8 @@ TEST_F(ServerTest, LogsHoldNothingASourceSent) {
       url(source_port_, "/healthz?codename=MARKERQUERY"), certificate(),
       {"User-Agent: MARKERAGENT", "Authorization: Bearer MARKERTOKEN", "Cookie: s=MARKERCOOKIE"});
   EXPECT_EQ(plain.status, 200) << plain.error;
-  const HttpResult posted = https_request(url(source_port_, "/MARKERPATH"), certificate(), {},
-                                          "report=MARKERBODY");
+  const HttpResult posted =
+      https_request(url(source_port_, "/MARKERPATH"), certificate(), {}, "report=MARKERBODY");
   EXPECT_EQ(posted.status, 404);
   const HttpResult oversized = https_request(url(source_port_, "/healthz"), certificate(),
                                              {"X-Pad: MARKERHEADER" + std::string(9000, 'a')});
@@ -214,7 +252,8 @@ TEST_F(ServerTest, LogsHoldNothingASourceSent) {
 }
 
 TEST_F(ServerTest, ShutdownFinishesARequestInFlight) {
-  auto server = start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 30\n");
+  auto server =
+      start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 30\n");
   RawConnection connection(source_port_);
   connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n");
   std::this_thread::sleep_for(milliseconds(300));  // let the server read the partial header
@@ -228,7 +267,8 @@ TEST_F(ServerTest, ShutdownFinishesARequestInFlight) {
 }
 
 TEST_F(ServerTest, IdleConnectionsDoNotDelayShutdown) {
-  auto server = start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 60\n");
+  auto server =
+      start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 60\n");
   RawConnection idle(source_port_);
   idle.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_TRUE(contains(idle.receive_all(milliseconds(500)), "200 OK"));

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,7 +14,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-#include <toml++/toml.h>
 #include <vector>
 
 namespace tipline::config {
@@ -42,16 +42,26 @@ class Problems {
 
 std::string_view type_name(toml::node_type type) {
   switch (type) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
@@ -64,8 +74,8 @@ class Section {
     if (const toml::node* node = root.get(name_)) {
       table_ = node->as_table();
       if (table_ == nullptr) {
-        problems_.add(name_, std::string("expected a table, got ") +
-                                 std::string(type_name(node->type())));
+        problems_.add(name_,
+                      std::string("expected a table, got ") + std::string(type_name(node->type())));
       }
     }
   }
@@ -181,7 +191,8 @@ Listener read_listener(Section& section, std::uint16_t default_port, bool allow_
     if (transport == "http") {
       listener.transport = Transport::plain_http;
     } else if (transport != "tls") {
-      problems.add(section.path("transport"), "must be \"tls\" or \"http\", got \"" + transport + "\"");
+      problems.add(section.path("transport"),
+                   "must be \"tls\" or \"http\", got \"" + transport + "\"");
     }
   }
   listener.tls_certificate = resolve(base, section.text("tls_certificate", "tls/certificate.pem"));
@@ -262,7 +273,8 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
   {
     Section limits(root, "limits", problems);
     auto& out = config.limits;
-    out.header_bytes = static_cast<std::size_t>(limits.integer("header_bytes", 8192, 1024, 1 << 20));
+    out.header_bytes =
+        static_cast<std::size_t>(limits.integer("header_bytes", 8192, 1024, 1 << 20));
     out.body_bytes = static_cast<std::size_t>(limits.integer("body_bytes", 1 << 20, 0, 16 << 20));
     out.max_connections =
         static_cast<std::size_t>(limits.integer("max_connections", 1024, 1, 100000));
@@ -273,14 +285,15 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
     out.shutdown_grace = seconds(limits, "shutdown_grace_seconds", 10, 0);
   }
   for (const auto& [key, value] : root) {
-    static const std::set<std::string, std::less<>> kSections = {
-        "instance", "database", "source", "reviewer", "server", "limits"};
+    static const std::set<std::string, std::less<>> kSections = {"instance", "database", "source",
+                                                                 "reviewer", "server",   "limits"};
     if (!kSections.contains(key.str())) problems.add(key.str(), "unknown key");
   }
   if (config.source.port != 0 && config.source.port == config.reviewer.port &&
       config.source.address == config.reviewer.address) {
-    problems.add("reviewer.port", "must differ from source.port: the reviewer listener is never "
-                                  "reachable through the source listener");
+    problems.add("reviewer.port",
+                 "must differ from source.port: the reviewer listener is never "
+                 "reachable through the source listener");
   }
 
   if (!problems.empty()) return tl::unexpected(Error{Errc::invalid, problems.joined()});

@@ -49,10 +49,9 @@ tl::expected<void, Error> write_new_file(const fs::path& file, std::span<const s
   return {};
 }
 
-tl::expected<void, Error> write_new_file(const fs::path& file, std::string_view text,
-                                         mode_t mode) {
-  return write_new_file(
-      file, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, mode);
+tl::expected<void, Error> write_new_file(const fs::path& file, std::string_view text, mode_t mode) {
+  return write_new_file(file, {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                        mode);
 }
 
 tl::expected<void, Error> make_private_directory(const fs::path& dir) {
@@ -135,7 +134,8 @@ tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
 
   auto certificate = make_self_signed_certificate();
   if (!certificate) return tl::unexpected(Error{Errc::tls, certificate.error()});
-  if (auto written = write_new_file(dir / "tls/certificate.pem", certificate->certificate_pem, 0644);
+  if (auto written =
+          write_new_file(dir / "tls/certificate.pem", certificate->certificate_pem, 0644);
       !written) {
     return written;
   }

@@ -13,7 +13,8 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-constexpr const char* kFooter = R"(Exit status: 0 success, 1 failure (the message says what and where), 2 usage error.
+constexpr const char* kFooter =
+    R"(Exit status: 0 success, 1 failure (the message says what and where), 2 usage error.
 
 Quick start: `tipline-server init demo --demo` then
 `tipline-server serve --config demo/tipline.toml`; stop it with Ctrl-C or SIGTERM.)";
@@ -42,8 +43,9 @@ int main(int argc, char** argv) {
   std::string dir;
   bool demo = false;
   auto* init = app.add_subcommand(
-      "init", "Create a new instance folder: configuration, database key (0600), instance salt, "
-              "self-signed TLS certificate and encrypted database. Never overwrites.");
+      "init",
+      "Create a new instance folder: configuration, database key (0600), instance salt, "
+      "self-signed TLS certificate and encrypted database. Never overwrites.");
   init->add_option("DIR", dir, "Folder to create (must not exist or be empty)")->required();
   init->add_flag("--demo", demo,
                  "A throwaway demo for trying Tipline on one machine: also writes demo-only "
@@ -74,7 +76,8 @@ int main(int argc, char** argv) {
       std::cout << "Demo offline keys (DEMO ONLY, never on a real server): " << dir
                 << "/demo-offline-keys/\n"
                 << "  reviewer identity: " << dir << "/demo-offline-keys/reviewer.agekey\n"
-                << "  organisation root key: " << dir << "/demo-offline-keys/organisation-root.key\n";
+                << "  organisation root key: " << dir
+                << "/demo-offline-keys/organisation-root.key\n";
     }
     std::cout << "Serve it with: tipline-server serve --config " << dir << "/tipline.toml\n";
     return 0;
@@ -85,8 +88,9 @@ int main(int argc, char** argv) {
     if (auto checked = tipline::server::check_instance(*config); !checked) {
       return report(checked.error().message);
     }
-    std::cout << config_file << ": configuration valid, database opens and passes its integrity "
-                                "check, TLS keys load\n";
+    std::cout << config_file
+              << ": configuration valid, database opens and passes its integrity "
+                 "check, TLS keys load\n";
     return 0;
   }
   if (auto served = tipline::server::serve(*config); !served) return report(served.error().message);

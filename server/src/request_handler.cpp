@@ -55,7 +55,8 @@ Response handle_request(const Request& request, const RequestContext& context) {
 
   if (path == "/healthz") {
     if (request.method() != http::verb::get && !head) {
-      Response response = error_response(http::status::method_not_allowed, request.version(), context);
+      Response response =
+          error_response(http::status::method_not_allowed, request.version(), context);
       response.set(http::field::allow, "GET, HEAD");
       return response;
     }

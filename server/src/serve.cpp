@@ -107,13 +107,11 @@ class Connections {
 
 template <bool kTls>
 class HttpSession final : public Session {
-  using Stream =
-      std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+  using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
 
  public:
   HttpSession(tcp::socket&& socket, ssl::context& tls, const config::Limits& limits,
-              RequestContext context, Connections& connections)
-    requires kTls
+              RequestContext context, Connections& connections) requires kTls
       : stream_(std::move(socket), tls),
         limits_(limits),
         context_(context),
@@ -121,8 +119,7 @@ class HttpSession final : public Session {
         buffer_(limits.header_bytes + kReadSlack) {}
 
   HttpSession(tcp::socket&& socket, const config::Limits& limits, RequestContext context,
-              Connections& connections)
-    requires(!kTls)
+              Connections& connections) requires(!kTls)
       : stream_(std::move(socket)),
         limits_(limits),
         context_(context),
@@ -230,9 +227,9 @@ class HttpSession final : public Session {
     response.keep_alive(keep_alive && !connections_.draining());
     response_ = std::move(response);
     lowest().expires_after(limits_.write_timeout);
-    http::async_write(stream_, *response_,
-                      beast::bind_front_handler(&HttpSession::on_write, shared_this(),
-                                                response_->keep_alive()));
+    http::async_write(
+        stream_, *response_,
+        beast::bind_front_handler(&HttpSession::on_write, shared_this(), response_->keep_alive()));
   }
 
   void on_write(bool keep_alive, beast::error_code ec, std::size_t /*bytes*/) {
@@ -287,8 +284,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec) return tl::unexpected("cannot listen on " + address + " port " + std::to_string(port) +
-                                  ": " + ec.message());
+    if (ec)
+      return tl::unexpected("cannot listen on " + address + " port " + std::to_string(port) + ": " +
+                            ec.message());
     return acceptor_.local_endpoint().port();
   }
 
@@ -330,8 +328,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
       session = std::make_shared<HttpSession<true>>(std::move(socket), *tls_, limits_, context_,
                                                     connections_);
     } else {
-      session = std::make_shared<HttpSession<false>>(std::move(socket), limits_, context_,
-                                                     connections_);
+      session =
+          std::make_shared<HttpSession<false>>(std::move(socket), limits_, context_, connections_);
     }
     if (!connections_.admit(session)) {
       log::source(log::Level::warn, "connection_refused",
@@ -356,10 +354,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
 log::Level log_level(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::debug: return log::Level::debug;
-    case config::LogLevel::info: return log::Level::info;
-    case config::LogLevel::warn: return log::Level::warn;
-    case config::LogLevel::error: return log::Level::error;
+    case config::LogLevel::debug:
+      return log::Level::debug;
+    case config::LogLevel::info:
+      return log::Level::info;
+    case config::LogLevel::warn:
+      return log::Level::warn;
+    case config::LogLevel::error:
+      return log::Level::error;
   }
   return log::Level::info;
 }

@@ -76,12 +76,14 @@ tl::expected<SelfSignedCertificate, std::string> make_self_signed_certificate() 
   Owned<EVP_PKEY> key(EVP_EC_gen("P-256"));
   Owned<X509> certificate(X509_new());
   Owned<BIGNUM> serial(BN_new());
-  if (!key || !certificate || !serial) return tl::unexpected("cannot make a key: " + openssl_error());
+  if (!key || !certificate || !serial)
+    return tl::unexpected("cannot make a key: " + openssl_error());
 
   X509* cert = certificate.get();
   X509_NAME* name = X509_get_subject_name(cert);
   const bool built =
-      X509_set_version(cert, 2) == 1 && BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
+      X509_set_version(cert, 2) == 1 &&
+      BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
       BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert)) != nullptr &&
       X509_gmtime_adj(X509_getm_notBefore(cert), 0) != nullptr &&
       X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 24 * 60 * 60) != nullptr &&

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-
 #include <tl/expected.hpp>
 
 #include "tipline/crypto/secret.h"
@@ -15,7 +14,8 @@ namespace tipline::server {
 // A TLS 1.2/1.3 server context with forward-secret AEAD suites only and no session
 // tickets. The error names the file that failed and why.
 [[nodiscard]] tl::expected<std::unique_ptr<boost::asio::ssl::context>, std::string>
-make_tls_context(const std::filesystem::path& certificate, const std::filesystem::path& private_key);
+make_tls_context(const std::filesystem::path& certificate,
+                 const std::filesystem::path& private_key);
 
 struct SelfSignedCertificate {
   std::string certificate_pem;

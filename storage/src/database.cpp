@@ -73,10 +73,10 @@ tl::expected<void, Error> apply_key(sqlite3* db, const crypto::Secret& key) {
   out = std::copy(kPrefix.begin(), kPrefix.end(), out);
   out = std::copy(hex.expose().begin(), hex.expose().end(), out);
   std::copy(kSuffix.begin(), kSuffix.end(), out);
-  const int rc =
-      sqlite3_exec(db, reinterpret_cast<const char*>(statement.expose().data()), nullptr, nullptr,
-                   nullptr);
-  if (rc != SQLITE_OK) return failure(Errc::io, std::string("cannot set key: ") + sqlite3_errmsg(db));
+  const int rc = sqlite3_exec(db, reinterpret_cast<const char*>(statement.expose().data()), nullptr,
+                              nullptr, nullptr);
+  if (rc != SQLITE_OK)
+    return failure(Errc::io, std::string("cannot set key: ") + sqlite3_errmsg(db));
   return {};
 }
 
@@ -181,8 +181,8 @@ tl::expected<Database, Error> Database::open(const fs::path& file, const crypto:
   }
 
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database database(raw);  // closes the handle on every path, even when open failed
   if (rc != SQLITE_OK) {
     return failure(Errc::io, file.string() + ": cannot open database: " +

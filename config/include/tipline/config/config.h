@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-
 #include <tl/expected.hpp>
 
 namespace tipline::config {

@@ -37,12 +37,13 @@ class Literal {
 class SourceField {
  public:
   template <class Integer>
-    requires(std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>)
-  SourceField(Literal key, Integer value) : key_(key), value_(static_cast<std::int64_t>(value)) {}
+  requires(std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>)
+      SourceField(Literal key, Integer value)
+      : key_(key), value_(static_cast<std::int64_t>(value)) {}
   // A template so that a string literal never converts to bool.
   template <class Bool>
-    requires std::is_same_v<Bool, bool>
-  SourceField(Literal key, Bool value) : key_(key), value_(value) {}
+  requires std::is_same_v<Bool, bool> SourceField(Literal key, Bool value)
+      : key_(key), value_(value) {}
   SourceField(Literal key, Literal value) : key_(key), value_(value) {}
 
  private:
@@ -55,11 +56,11 @@ class SourceField {
 class Field {
  public:
   template <class Integer>
-    requires(std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>)
-  Field(Literal key, Integer value) : key_(key), value_(static_cast<std::int64_t>(value)) {}
+  requires(std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>)
+      Field(Literal key, Integer value)
+      : key_(key), value_(static_cast<std::int64_t>(value)) {}
   template <class Bool>
-    requires std::is_same_v<Bool, bool>
-  Field(Literal key, Bool value) : key_(key), value_(value) {}
+  requires std::is_same_v<Bool, bool> Field(Literal key, Bool value) : key_(key), value_(value) {}
   Field(Literal key, Literal value) : key_(key), value_(value) {}
   Field(Literal key, std::string value) : key_(key), value_(std::move(value)) {}
   // A string literal as the value of an operational field (chosen over std::string).

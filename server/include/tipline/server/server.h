@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <string>
-
 #include <tl/expected.hpp>
 
 #include "tipline/config/config.h"

@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <string>
-
 #include <tl/expected.hpp>
 
 #include "tipline/crypto/secret.h"
