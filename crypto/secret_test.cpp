@@ -30,8 +30,9 @@ TEST(Secret, MoveLeavesSourceEmpty) {
   Secret a = Secret::random(16);
   const auto first = a.expose()[0];
   Secret b = std::move(a);
-  EXPECT_EQ(a.size(), 0u);  // NOLINT(bugprone-use-after-move): the moved-from state is the contract
-  EXPECT_TRUE(a.expose().empty());
+  // The moved-from state is part of the contract.
+  EXPECT_EQ(a.size(), 0u);          // NOLINT(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
+  EXPECT_TRUE(a.expose().empty());  // NOLINT(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
   ASSERT_EQ(b.size(), 16u);
   EXPECT_EQ(b.expose()[0], first);
 }

@@ -18,6 +18,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 const std::string kServer = TIPLINE_SERVER_BINARY;
+const std::string kReview = TIPLINE_REVIEW_BINARY;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -39,7 +40,7 @@ class ServerTest : public ::testing::Test {
 
   // A configuration in the instance folder; its relative paths name the instance's files.
   fs::path write_config(const std::string& text, const std::string& name = "test.toml") {
-    const fs::path file = instance_ / name;
+    fs::path file = instance_ / name;
     std::ofstream(file) << text;
     return file;
   }
@@ -192,9 +193,12 @@ TEST_F(ServerTest, UsageErrorsExitWithTwo) {
   const Outcome help = run({kServer, "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_TRUE(contains(help.out, "init")) << help.out;
-  const Outcome version = run({kServer, "--version"});
-  EXPECT_EQ(version.exit_code, 0);
-  EXPECT_TRUE(contains(version.out, "tipline-server ")) << version.out;
+  for (const std::string& binary : {kServer, kReview}) {
+    const Outcome version = run({binary, "--version"});
+    EXPECT_EQ(version.exit_code, 0);
+    EXPECT_TRUE(contains(version.out, fs::path(binary).filename().string() + " 0.")) << version.out;
+  }
+  EXPECT_EQ(run({kReview, "--no-such-flag"}).exit_code, 2);
 }
 
 TEST_F(ServerTest, ServesHealthzOverTlsOnBothListenersAndStopsOnSigterm) {
@@ -220,6 +224,21 @@ TEST_F(ServerTest, SigintStopsTooAndPortsAreFreedAfterwards) {
   auto again = start("[source]\nport = " + std::to_string(port) + "\n");
   EXPECT_EQ(source_port_, port);
   EXPECT_EQ(https_request(url(port, "/healthz"), certificate()).status, 200);
+}
+
+TEST_F(ServerTest, ServeNamesAnAddressAlreadyInUse) {
+  auto first = start();
+  const std::string config =
+      write_config("[source]\nport = " + std::to_string(source_port_) + "\n[reviewer]\nport = 0\n",
+                   "clash.toml")
+          .string();
+  const Outcome second = run({kServer, "serve", "--config", config}, seconds(20));
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_TRUE(contains(second.err, "cannot listen on 127.0.0.1 port " +
+                                       std::to_string(source_port_) + ": Address already in use"))
+      << second.err;
+  EXPECT_EQ(https_request(url(source_port_, "/healthz"), certificate()).status, 200)
+      << "the first server is unaffected";
 }
 
 TEST_F(ServerTest, LogsHoldNothingASourceSent) {

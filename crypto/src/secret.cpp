@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdlib>
 #include <new>
 #include <utility>
@@ -37,6 +38,7 @@ tl::expected<Secret, Error> Secret::from_hex(std::string_view hex) {
     return tl::unexpected(Error{Errc::malformed_encoding, "expected an even number of hex digits"});
   }
   Secret secret(hex.size() / 2);
+  assert(secret.data_ != nullptr);
   std::size_t written = 0;
   const char* end = nullptr;
   if (sodium_hex2bin(secret.data_, secret.size_, hex.data(), hex.size(), nullptr, &written, &end) !=
@@ -72,6 +74,7 @@ Secret Secret::to_hex() const {
   if (size_ == 0) return Secret(0);
   // sodium_bin2hex writes a terminating NUL, so format into one extra byte.
   Secret with_nul(size_ * 2 + 1);
+  assert(with_nul.data_ != nullptr && data_ != nullptr);
   sodium_bin2hex(reinterpret_cast<char*>(with_nul.data_), with_nul.size_, data_, size_);
   Secret hex(size_ * 2);
   std::copy_n(with_nul.data_, hex.size_, hex.data_);

@@ -71,7 +71,7 @@ class Connections {
   }
 
   // Admits no more sessions and drains the open ones; on_empty runs once none remain.
-  void drain(std::function<void()> on_empty) {
+  void drain(const std::function<void()>& on_empty) {
     std::vector<std::shared_ptr<Session>> open;
     bool empty = false;
     {
@@ -143,7 +143,7 @@ class HttpSession final : public Session {
 
  private:
   // The read buffer holds at most one header block plus this much of what follows it.
-  static constexpr std::size_t kReadSlack = 16 * 1024;
+  static constexpr std::size_t kReadSlack = std::size_t{16} * 1024;
 
   std::shared_ptr<HttpSession> shared_this() {
     return std::static_pointer_cast<HttpSession>(shared_from_this());
@@ -284,9 +284,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-    if (ec)
+    if (ec) {
       return tl::unexpected("cannot listen on " + address + " port " + std::to_string(port) + ": " +
                             ec.message());
+    }
     return acceptor_.local_endpoint().port();
   }
 
