@@ -93,7 +93,10 @@ Outcome run(const std::vector<std::string>& argv, std::chrono::seconds deadline)
 
 std::string describe(const std::vector<std::string>& argv, const Outcome& outcome) {
   std::string text;
-  for (const auto& arg : argv) text += (text.empty() ? "" : " ") + quoted(arg);
+  for (const auto& arg : argv) {
+    if (!text.empty()) text += ' ';
+    text += quoted(arg);
+  }
   return text + "\nexit code " + std::to_string(outcome.exit_code) + "\nstdout:\n" + outcome.out +
          "\nstderr:\n" + outcome.err;
 }
