@@ -6,6 +6,8 @@
 #include <fstream>
 #include <string>
 
+#include "support/process.h"
+
 namespace tipline::config {
 namespace {
 
@@ -15,9 +17,6 @@ namespace fs = std::filesystem;
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tipline-config-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     fs::create_directory(dir_ / "tls");
     write(dir_ / "instance-salt", "00",
           fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
@@ -25,7 +24,6 @@ class ConfigTest : public ::testing::Test {
     write(dir_ / "tls/certificate.pem", "cert", fs::perms::owner_read | fs::perms::others_read);
     write(dir_ / "tls/private-key.pem", "key", fs::perms::owner_read);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static void write(const fs::path& file, const std::string& text, fs::perms perms) {
     std::ofstream(file) << text;
@@ -46,7 +44,8 @@ class ConfigTest : public ::testing::Test {
 
   std::string file() const { return (dir_ / "tipline.toml").string(); }
 
-  fs::path dir_;
+  const testing::TempDir temp_;
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(ConfigTest, SampleLoadsWithDocumentedDefaults) {

@@ -8,6 +8,8 @@
 #include <iterator>
 #include <string>
 
+#include "support/process.h"
+
 namespace tipline::storage {
 namespace {
 
@@ -15,13 +17,6 @@ namespace fs = std::filesystem;
 
 class DatabaseTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "tipline-storage-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static std::string read_all(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};
@@ -32,7 +27,8 @@ class DatabaseTest : public ::testing::Test {
     return info.st_mode & 07777;
   }
 
-  fs::path dir_;
+  const testing::TempDir temp_;
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(DatabaseTest, KeyFileIsCreatedPrivateAndReadsBack) {
