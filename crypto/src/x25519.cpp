@@ -3,10 +3,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdlib>
 #include <stdexcept>
 
+#include "base64.h"
 #include "bech32.h"
+#include "hkdf.h"
+#include "stanza.h"
 
 namespace tipline::crypto::x25519 {
 namespace {
@@ -15,6 +19,18 @@ constexpr std::string_view kRecipientHrp = "age";
 constexpr std::string_view kIdentityHrp = "AGE-SECRET-KEY-";
 
 static_assert(crypto_scalarmult_BYTES == 32 && crypto_scalarmult_SCALARBYTES == 32);
+
+constexpr std::string_view kStanzaType = "X25519";
+constexpr std::string_view kWrapInfo = "age-encryption.org/v1/X25519";
+
+// wrap key = HKDF-SHA256(ikm = shared secret, salt = ephemeral share || recipient).
+Secret wrap_key(const Secret& shared, std::span<const std::uint8_t, 32> share,
+                std::span<const std::uint8_t, 32> recipient) {
+  std::array<std::uint8_t, 64> salt{};
+  std::copy(share.begin(), share.end(), salt.begin());
+  std::copy(recipient.begin(), recipient.end(), salt.begin() + 32);
+  return hkdf_sha256(shared.expose(), salt, kWrapInfo, age::stanza::kWrapKeyBytes);
+}
 
 }  // namespace
 
@@ -29,6 +45,11 @@ tl::expected<Recipient, Error> Recipient::parse(std::string_view text) {
 std::string Recipient::to_string() const { return bech32::encode(kRecipientHrp, bytes_); }
 
 Identity Identity::generate() { return Identity(Secret::random(crypto_scalarmult_SCALARBYTES)); }
+
+Identity Identity::from_scalar(Secret scalar) {
+  assert(scalar.size() == crypto_scalarmult_SCALARBYTES);
+  return Identity(std::move(scalar));
+}
 
 tl::expected<Identity, Error> Identity::parse(std::string_view text) {
   Secret scalar(crypto_scalarmult_SCALARBYTES);
@@ -76,6 +97,45 @@ Secret identity_file_text(const Identity& identity, std::string_view created) {
     out = std::copy(part.begin(), part.end(), out);
   }
   return text;
+}
+
+std::vector<age::Stanza> Recipient::wrap(const Secret& file_key) const {
+  const Secret ephemeral = Secret::random(crypto_scalarmult_SCALARBYTES);
+  std::array<std::uint8_t, 32> share{};
+  crypto_scalarmult_base(share.data(), ephemeral.expose().data());
+  Secret shared(crypto_scalarmult_BYTES);
+  // Fails only for a low-order recipient, which parse() cannot rule out; such a recipient
+  // would give away the file key, so it is a programming error to have one here.
+  if (crypto_scalarmult(shared.expose().data(), ephemeral.expose().data(), bytes_.data()) != 0) {
+    std::abort();
+  }
+  age::Stanza stanza;
+  stanza.type = std::string(kStanzaType);
+  stanza.args.push_back(base64::encode(share, base64::Padding::none));
+  stanza.body = age::stanza::seal_file_key(wrap_key(shared, share, bytes_), file_key);
+  return {std::move(stanza)};
+}
+
+tl::expected<std::optional<Secret>, Error> Identity::unwrap(const age::Stanza& stanza,
+                                                            std::size_t /*stanza_count*/) const {
+  if (stanza.type != kStanzaType) return std::nullopt;
+  auto malformed = [](std::string_view what) {
+    return tl::unexpected(
+        Error{Errc::header_malformed, "malformed X25519 stanza: " + std::string(what)});
+  };
+  if (stanza.args.size() != 1) return malformed("expected one argument");
+  const auto share_bytes = base64::decode(stanza.args[0], base64::Padding::none);
+  if (!share_bytes || share_bytes->size() != 32) return malformed("share is not 32 bytes");
+  if (stanza.body.size() != age::stanza::kBodyBytes) return malformed("body is not 32 bytes");
+  std::array<std::uint8_t, 32> share{};
+  std::copy(share_bytes->begin(), share_bytes->end(), share.begin());
+
+  Secret shared(crypto_scalarmult_BYTES);
+  if (crypto_scalarmult(shared.expose().data(), scalar_.expose().data(), share.data()) != 0) {
+    return malformed("low-order share");  // the shared secret would be all zeros
+  }
+  const Recipient self = recipient();
+  return age::stanza::open_file_key(wrap_key(shared, share, self.bytes_), stanza.body);
 }
 
 }  // namespace tipline::crypto::x25519

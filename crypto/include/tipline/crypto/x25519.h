@@ -12,18 +12,21 @@
 #include <tl/expected.hpp>
 #include <utility>
 
+#include "tipline/crypto/age.h"
 #include "tipline/crypto/error.h"
 #include "tipline/crypto/secret.h"
 
 namespace tipline::crypto::x25519 {
 
-class Recipient {
+class Recipient final : public age::Recipient {
  public:
   // Errors: malformed_encoding, wrong_key_type (not "age1..."), malformed_key (not 32 bytes).
   [[nodiscard]] static tl::expected<Recipient, Error> parse(std::string_view text);
 
   [[nodiscard]] std::string to_string() const;
   [[nodiscard]] const std::array<std::uint8_t, 32>& bytes() const { return bytes_; }
+  // One "X25519" stanza: the file key sealed with a key agreed with a fresh ephemeral key.
+  [[nodiscard]] std::vector<age::Stanza> wrap(const Secret& file_key) const override;
 
  private:
   explicit Recipient(const std::array<std::uint8_t, 32>& bytes) : bytes_(bytes) {}
@@ -32,16 +35,22 @@ class Recipient {
   std::array<std::uint8_t, 32> bytes_;
 };
 
-class Identity {
+class Identity final : public age::Identity {
  public:
   // A fresh identity from the operating system's CSPRNG, as age-keygen makes one.
   [[nodiscard]] static Identity generate();
   // Errors as Recipient::parse, with "AGE-SECRET-KEY-1..." expected.
   [[nodiscard]] static tl::expected<Identity, Error> parse(std::string_view text);
+  // The identity whose secret is `scalar`, a 32-byte X25519 scalar (as age stores it, before
+  // clamping), e.g. one derived from a codename.
+  [[nodiscard]] static Identity from_scalar(Secret scalar);
 
   // The encoded identity, in secret memory.
   [[nodiscard]] Secret to_string() const;
   [[nodiscard]] Recipient recipient() const;
+  // Opens "X25519" stanzas; refuses malformed ones and low-order shares.
+  [[nodiscard]] tl::expected<std::optional<Secret>, Error> unwrap(
+      const age::Stanza& stanza, std::size_t stanza_count) const override;
 
  private:
   explicit Identity(Secret scalar) : scalar_(std::move(scalar)) {}
