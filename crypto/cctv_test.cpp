@@ -75,12 +75,18 @@ std::string hex_sha256(const std::vector<std::uint8_t>& bytes) {
 
 std::string outcome_of(Errc code) {
   switch (code) {
-    case Errc::armor_malformed: return "armor failure";
-    case Errc::header_malformed: return "header failure";
-    case Errc::no_match: return "no match";
-    case Errc::header_mac_mismatch: return "HMAC failure";
-    case Errc::payload_corrupt: return "payload failure";
-    default: return "unexpected error";
+    case Errc::armor_malformed:
+      return "armor failure";
+    case Errc::header_malformed:
+      return "header failure";
+    case Errc::no_match:
+      return "no match";
+    case Errc::header_mac_mismatch:
+      return "HMAC failure";
+    case Errc::payload_corrupt:
+      return "payload failure";
+    default:
+      return "unexpected error";
   }
 }
 
@@ -92,7 +98,7 @@ Secret secret_of(const std::string& text) {
 
 void run_vector(const fs::path& file) {
   const Vector vector = parse_vector(testing::read_file(file));
-  static const std::set<std::string> kKnown = {"expect",  "payload",    "file key", "identity",
+  static const std::set<std::string> kKnown = {"expect",     "payload", "file key",   "identity",
                                                "passphrase", "armored", "compressed", "comment"};
   for (const auto& [key, value] : vector.fields) {
     if (!kKnown.contains(key)) GTEST_SKIP() << "unknown vector key \"" << key << '"';
@@ -152,8 +158,7 @@ void run_vector(const fs::path& file) {
   if (expect != "header failure" && expect != "armor failure") {
     auto parsed = Header::parse(binary);
     ASSERT_TRUE(parsed.has_value() && parsed->has_value());
-    const std::string original(binary.begin(),
-                               binary.begin() + static_cast<long>((*parsed)->size));
+    const std::string original(binary.begin(), binary.begin() + static_cast<long>((*parsed)->size));
     EXPECT_EQ((*parsed)->header.serialize(), original);
   }
 }
@@ -176,9 +181,7 @@ int main(int argc, char** argv) {
                             [file]() -> ::testing::Test* {
                               struct Case : ::testing::Test {
                                 explicit Case(fs::path f) : path(std::move(f)) {}
-                                void TestBody() override {
-                                  tipline::crypto::age::run_vector(path);
-                                }
+                                void TestBody() override { tipline::crypto::age::run_vector(path); }
                                 fs::path path;
                               };
                               return new Case(file);

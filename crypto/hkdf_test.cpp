@@ -38,9 +38,9 @@ TEST(Hkdf, Rfc5869Case2LongInputs) {
   for (int i = 0x00; i <= 0x4f; ++i) ikm += static_cast<char>(i);
   for (int i = 0x60; i <= 0xaf; ++i) salt += static_cast<char>(i);
   for (int i = 0xb0; i <= 0xff; ++i) info += static_cast<char>(i);
-  const auto okm = hkdf_sha256({reinterpret_cast<const std::uint8_t*>(ikm.data()), ikm.size()},
-                               {reinterpret_cast<const std::uint8_t*>(salt.data()), salt.size()},
-                               info, 82);
+  const auto okm =
+      hkdf_sha256({reinterpret_cast<const std::uint8_t*>(ikm.data()), ikm.size()},
+                  {reinterpret_cast<const std::uint8_t*>(salt.data()), salt.size()}, info, 82);
   EXPECT_EQ(hex_of(okm),
             "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c59045a99cac7827271cb41"
             "c65e590e09da3275600c2f09b8367793a9aca3db71cc30c58179ec3e87c14c01d5c1f3434f1d87");

@@ -209,8 +209,8 @@ std::optional<Secret> open_file_key(const Secret& wrap_key, std::span<const std:
   const std::array<std::uint8_t, crypto_aead_chacha20poly1305_ietf_NPUBBYTES> nonce{};
   Secret file_key(kFileKeyBytes);
   if (crypto_aead_chacha20poly1305_ietf_decrypt(file_key.expose().data(), nullptr, nullptr,
-                                                body.data(), body.size(), nullptr, 0,
-                                                nonce.data(), wrap_key.expose().data()) != 0) {
+                                                body.data(), body.size(), nullptr, 0, nonce.data(),
+                                                wrap_key.expose().data()) != 0) {
     return std::nullopt;
   }
   return file_key;
@@ -225,7 +225,8 @@ struct Encryptor::State {
   stream::Cipher cipher;
   Secret chunk{stream::kChunkBytes};  // plaintext waiting to be sealed
   std::size_t filled = 0;
-  std::vector<std::uint8_t> sealed = std::vector<std::uint8_t>(stream::kChunkBytes + stream::kTagBytes);
+  std::vector<std::uint8_t> sealed =
+      std::vector<std::uint8_t>(stream::kChunkBytes + stream::kTagBytes);
   bool finished = false;
 
   State(Sink s, const Secret& payload_key) : sink(std::move(s)), cipher(payload_key) {}
@@ -348,9 +349,9 @@ struct Decryptor::State {
     }
     if (stage == Stage::nonce) {
       if (pending.size() < kNonceBytes) return {};
-      const Secret payload_key = hkdf_sha256(
-          file_key.expose(), std::span<const std::uint8_t>(pending).first(kNonceBytes), "payload",
-          stream::kKeyBytes);
+      const Secret payload_key =
+          hkdf_sha256(file_key.expose(), std::span<const std::uint8_t>(pending).first(kNonceBytes),
+                      "payload", stream::kKeyBytes);
       cipher.emplace(payload_key);
       file_key = Secret(0);
       pending.erase(pending.begin(), pending.begin() + kNonceBytes);
@@ -414,9 +415,7 @@ tl::expected<void, Error> Decryptor::finish() {
   return {};
 }
 
-const Header* Decryptor::header() const {
-  return state_->header ? &*state_->header : nullptr;
-}
+const Header* Decryptor::header() const { return state_->header ? &*state_->header : nullptr; }
 
 // ---- Re-wrapping ----
 

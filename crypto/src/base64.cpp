@@ -24,8 +24,8 @@ std::string encode(std::span<const std::uint8_t> bytes, Padding padding) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t group = (std::uint32_t{bytes[i]} << 16) |
-                                (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
+    const std::uint32_t group =
+        (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
     for (int shift = 18; shift >= 0; shift -= 6) out += kAlphabet[(group >> shift) & 63];
   }
   const std::size_t rest = bytes.size() - i;

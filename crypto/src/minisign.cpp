@@ -49,7 +49,7 @@ constexpr std::size_t kSecretKeyBlobSize = kChecksumOffset + crypto_generichash_
 constexpr std::uint64_t kOpslimit = crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE;
 constexpr std::uint64_t kMemlimit = crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_SENSITIVE;
 
-constexpr std::size_t kChunkSize = 64 * 1024;
+constexpr std::size_t kChunkSize = std::size_t{64} * 1024;
 
 using Digest = std::array<std::uint8_t, crypto_generichash_BYTES_MAX>;
 
@@ -88,7 +88,7 @@ void store_little_endian(std::uint64_t value, std::span<std::uint8_t, 8> bytes) 
 
 bool has_at(std::span<const std::uint8_t> bytes, std::size_t offset,
             const std::array<std::uint8_t, 2>& expected) {
-  return std::equal(expected.begin(), expected.end(), bytes.begin() + offset);
+  return std::ranges::equal(expected, bytes.subspan(offset, expected.size()));
 }
 
 // Throws unless minisign can read the comment back: one line of at most max_size bytes, and

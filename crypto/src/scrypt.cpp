@@ -23,10 +23,9 @@ Secret wrap_key(const Secret& passphrase, std::span<const std::uint8_t> salt, in
   std::copy(kSaltLabel.begin(), kSaltLabel.end(), full_salt.begin());
   std::copy(salt.begin(), salt.end(), full_salt.begin() + kSaltLabel.size());
   Secret key(age::stanza::kWrapKeyBytes);
-  if (crypto_pwhash_scryptsalsa208sha256_ll(passphrase.expose().data(), passphrase.size(),
-                                            full_salt.data(), full_salt.size(),
-                                            std::uint64_t{1} << work_factor, 8, 1,
-                                            key.expose().data(), key.size()) != 0) {
+  if (crypto_pwhash_scryptsalsa208sha256_ll(
+          passphrase.expose().data(), passphrase.size(), full_salt.data(), full_salt.size(),
+          std::uint64_t{1} << work_factor, 8, 1, key.expose().data(), key.size()) != 0) {
     throw std::bad_alloc();  // scrypt fails only when it cannot get its memory
   }
   return key;

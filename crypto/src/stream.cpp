@@ -9,9 +9,8 @@ namespace {
 
 EVP_CIPHER_CTX* make_context(const Secret& key, bool encrypt) {
   EVP_CIPHER_CTX* context = EVP_CIPHER_CTX_new();
-  if (context == nullptr ||
-      EVP_CipherInit_ex(context, EVP_chacha20_poly1305(), nullptr, key.expose().data(), nullptr,
-                        encrypt ? 1 : 0) != 1) {
+  if (context == nullptr || EVP_CipherInit_ex(context, EVP_chacha20_poly1305(), nullptr,
+                                              key.expose().data(), nullptr, encrypt ? 1 : 0) != 1) {
     std::abort();  // only allocation can fail here
   }
   return context;
@@ -46,11 +45,9 @@ void Cipher::seal(std::span<const std::uint8_t> plaintext, bool last, std::uint8
   int written = 0;
   int final_written = 0;
   if (EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, chunk_nonce) != 1 ||
-      EVP_EncryptUpdate(context, out, &written, plaintext.data(), to_int(plaintext.size())) !=
-          1 ||
+      EVP_EncryptUpdate(context, out, &written, plaintext.data(), to_int(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(context, out + written, &final_written) != 1 ||
-      EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, kTagBytes, out + plaintext.size()) !=
-          1) {
+      EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, kTagBytes, out + plaintext.size()) != 1) {
     std::abort();  // cannot fail for valid sizes
   }
 }

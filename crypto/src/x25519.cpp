@@ -138,4 +138,29 @@ tl::expected<std::optional<Secret>, Error> Identity::unwrap(const age::Stanza& s
   return age::stanza::open_file_key(wrap_key(shared, share, self.bytes_), stanza.body);
 }
 
+tl::expected<std::vector<Identity>, Error> parse_identity_file(std::span<const std::uint8_t> text) {
+  const std::string_view all(reinterpret_cast<const char*>(text.data()), text.size());
+  std::vector<Identity> identities;
+  std::size_t number = 0;
+  for (std::size_t at = 0; at < all.size();) {
+    const std::size_t end = std::min(all.find('\n', at), all.size());
+    std::string_view line = all.substr(at, end - at);
+    at = end + 1;
+    ++number;
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty() || line.starts_with('#')) continue;
+    auto identity = Identity::parse(line);
+    if (!identity) {
+      return tl::unexpected(Error{identity.error().code, "identity file line " +
+                                                             std::to_string(number) +
+                                                             ": not an age X25519 identity"});
+    }
+    identities.push_back(std::move(*identity));
+  }
+  if (identities.empty()) {
+    return tl::unexpected(Error{Errc::malformed_key, "the identity file holds no identity"});
+  }
+  return identities;
+}
+
 }  // namespace tipline::crypto::x25519

@@ -19,9 +19,8 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "tipline/crypto/error.h"
 #include "tipline/crypto/secret.h"
@@ -128,7 +127,7 @@ class Decryptor {
 // Key rotation: a new header sealing the same file key to new recipients, valid for the
 // unchanged payload that follows the old header. file_start holds at least the old header.
 struct Rewrapped {
-  std::string header;          // the new header, to write in place of the old one
+  std::string header;           // the new header, to write in place of the old one
   std::size_t old_header_size;  // bytes of file_start the new header replaces
 };
 [[nodiscard]] tl::expected<Rewrapped, Error> rewrap(std::span<const std::uint8_t> file_start,

@@ -64,4 +64,10 @@ class Identity final : public age::Identity {
 // Throws std::invalid_argument if `created` contains a line break.
 [[nodiscard]] Secret identity_file_text(const Identity& identity, std::string_view created);
 
+// The identities of an unencrypted identity file, as age reads one: one identity a line,
+// blank lines and lines starting with '#' ignored, LF or CRLF line ends. At least one
+// identity is required. Errors name the offending line number, never its content.
+[[nodiscard]] tl::expected<std::vector<Identity>, Error> parse_identity_file(
+    std::span<const std::uint8_t> text);
+
 }  // namespace tipline::crypto::x25519

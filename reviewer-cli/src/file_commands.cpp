@@ -1,0 +1,272 @@
+#include "file_commands.h"
+
+#include <ctime>
+#include <iostream>
+#include <memory>
+
+#include "output.h"
+#include "passphrase.h"
+#include "tipline/crypto/age.h"
+#include "tipline/crypto/scrypt.h"
+#include "tipline/crypto/x25519.h"
+
+namespace tipline::review {
+namespace {
+
+namespace age = crypto::age;
+using crypto::Errc;
+
+int report(int code, const std::string& message) {
+  std::cerr << "tipline-review: " << message << '\n';
+  return code;
+}
+
+int exit_code_of(Errc code) {
+  switch (code) {
+    case Errc::no_match:
+      return kNoIdentityMatched;
+    case Errc::header_malformed:
+      return kMalformedHeader;
+    case Errc::armor_malformed:
+      return kMalformedArmor;
+    case Errc::header_mac_mismatch:
+      return kHeaderMacMismatch;
+    case Errc::payload_corrupt:
+      return kPayloadCorrupt;
+    default:
+      return kFailure;
+  }
+}
+
+// Carries an I/O failure of ours through the crypto library's Sink, keeping its message.
+age::Sink sink_to(Output& output) {
+  return [&output](std::span<const std::uint8_t> bytes) -> tl::expected<void, crypto::Error> {
+    if (auto written = output.write(bytes); !written) {
+      return tl::unexpected(crypto::Error{Errc::io, written.error()});
+    }
+    return {};
+  };
+}
+
+std::string now_rfc3339() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// Runs bytes through a decryptor, de-armoring first when the input starts as armor.
+class DecryptPipeline {
+ public:
+  DecryptPipeline(std::span<const age::Identity* const> identities, age::Sink sink)
+      : decryptor_(identities, std::move(sink)) {}
+
+  tl::expected<void, crypto::Error> write(std::span<const std::uint8_t> bytes) {
+    if (!decided_) {
+      decided_ = true;
+      if (age::looks_armored(bytes)) {
+        armor_.emplace(
+            [this](std::span<const std::uint8_t> binary) { return decryptor_.write(binary); });
+      }
+    }
+    return armor_ ? armor_->write(bytes) : decryptor_.write(bytes);
+  }
+
+  tl::expected<void, crypto::Error> finish() {
+    if (armor_) {
+      if (auto done = armor_->finish(); !done) return done;
+    }
+    return decryptor_.finish();
+  }
+
+ private:
+  age::Decryptor decryptor_;
+  std::optional<age::ArmorReader> armor_;
+  bool decided_ = false;
+};
+
+// Identity files are small; the cap keeps one in a single secret buffer, never copied.
+constexpr std::size_t kMaxIdentityFile = 64 * 1024;
+
+// Collects bytes into secret memory, up to kMaxIdentityFile.
+class SecretCollector {
+ public:
+  tl::expected<void, crypto::Error> add(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() > buffer_.size() - used_) {
+      return tl::unexpected(crypto::Error{Errc::io, "identity file larger than 64 KiB"});
+    }
+    std::copy(bytes.begin(), bytes.end(), buffer_.expose().begin() + static_cast<long>(used_));
+    used_ += bytes.size();
+    return {};
+  }
+  [[nodiscard]] std::span<const std::uint8_t> bytes() const {
+    return buffer_.expose().first(used_);
+  }
+
+ private:
+  crypto::Secret buffer_{kMaxIdentityFile};
+  std::size_t used_ = 0;
+};
+
+// Loads every identity of the given files; passphrase-protected ones are opened first.
+tl::expected<std::vector<crypto::x25519::Identity>, int> load_identities(
+    const FileOptions& options) {
+  std::vector<crypto::x25519::Identity> identities;
+  const PassphraseSource passphrases(options.passphrase_file);
+  for (const auto& file : options.identity_files) {
+    SecretCollector raw;
+    auto read = read_chunks(file, [&](std::span<const std::uint8_t> bytes) {
+      if (auto added = raw.add(bytes); !added) {
+        return tl::expected<void, std::string>(tl::unexpect,
+                                               file.string() + ": " + added.error().message);
+      }
+      return tl::expected<void, std::string>{};
+    });
+    if (!read) return tl::unexpected(report(kFailure, read.error()));
+    const std::string_view start(reinterpret_cast<const char*>(raw.bytes().data()),
+                                 std::min<std::size_t>(raw.bytes().size(), 32));
+    std::optional<SecretCollector> opened;
+    if (start.starts_with("age-encryption.org/") || age::looks_armored(raw.bytes())) {
+      auto passphrase = passphrases.read("Passphrase for identity file " + file.string());
+      if (!passphrase) return tl::unexpected(report(kFailure, passphrase.error()));
+      const crypto::scrypt::Identity unlock(std::move(*passphrase));
+      const age::Identity* unlocks[] = {&unlock};
+      opened.emplace();
+      DecryptPipeline pipeline(
+          unlocks, [&](std::span<const std::uint8_t> bytes) { return opened->add(bytes); });
+      auto done = pipeline.write(raw.bytes());
+      if (done) done = pipeline.finish();
+      if (!done) {
+        const bool wrong = done.error().code == Errc::no_match;
+        return tl::unexpected(
+            report(kFailure,
+                   file.string() + ": " +
+                       (wrong ? "wrong passphrase for this identity file" : done.error().message)));
+      }
+    }
+    auto parsed = crypto::x25519::parse_identity_file(opened ? opened->bytes() : raw.bytes());
+    if (!parsed) {
+      return tl::unexpected(report(kFailure, file.string() + ": " + parsed.error().message));
+    }
+    for (auto& identity : *parsed) identities.push_back(std::move(identity));
+  }
+  return identities;
+}
+
+}  // namespace
+
+int file_keygen(const FileOptions& options) {
+  const auto identity = crypto::x25519::Identity::generate();
+  const crypto::Secret text = crypto::x25519::identity_file_text(identity, now_rfc3339());
+  auto output = Output::open(options.output, 0600);
+  if (!output) return report(kFailure, output.error());
+
+  if (options.passphrase) {
+    auto passphrase =
+        PassphraseSource(options.passphrase_file).read_new("New passphrase for the identity file");
+    if (!passphrase) return report(kFailure, passphrase.error());
+    const crypto::scrypt::Recipient lock(std::move(*passphrase));
+    const age::Recipient* recipients[] = {&lock};
+    age::ArmorWriter armor(sink_to(*output));
+    auto encryptor =
+        age::Encryptor::create(recipients, [&](auto bytes) { return armor.write(bytes); });
+    tl::expected<void, crypto::Error> done =
+        encryptor ? encryptor->write(text.expose()) : tl::unexpected(encryptor.error());
+    if (done) done = encryptor->finish();
+    if (done) done = armor.finish();
+    if (!done) return report(kFailure, done.error().message);
+  } else if (auto written = output->write(text.expose()); !written) {
+    return report(kFailure, written.error());
+  }
+  if (auto committed = output->commit(); !committed) return report(kFailure, committed.error());
+  if (!options.output.empty() || options.passphrase) {
+    std::cerr << "Public key: " << identity.recipient().to_string() << '\n';
+  }
+  return kSuccess;
+}
+
+int file_encrypt(const FileOptions& options) {
+  std::vector<std::unique_ptr<age::Recipient>> owned;
+  if (options.passphrase) {
+    if (!options.recipients.empty()) {
+      return report(kUsage, "-p cannot be combined with -r: a passphrase file has one recipient");
+    }
+    auto passphrase = PassphraseSource(options.passphrase_file).read_new("Passphrase");
+    if (!passphrase) return report(kFailure, passphrase.error());
+    owned.push_back(std::make_unique<crypto::scrypt::Recipient>(std::move(*passphrase)));
+  }
+  for (const auto& text : options.recipients) {
+    auto recipient = crypto::x25519::Recipient::parse(text);
+    if (!recipient)
+      return report(kUsage, "invalid recipient \"" + text + "\": " + recipient.error().message);
+    owned.push_back(std::make_unique<crypto::x25519::Recipient>(std::move(*recipient)));
+  }
+  if (owned.empty()) return report(kUsage, "give at least one recipient with -r, or -p");
+  std::vector<const age::Recipient*> recipients;
+  for (const auto& recipient : owned) recipients.push_back(recipient.get());
+
+  auto output = Output::open(options.output, 0644);
+  if (!output) return report(kFailure, output.error());
+  std::optional<age::ArmorWriter> armor;
+  age::Sink sink = sink_to(*output);
+  if (options.armor) {
+    armor.emplace(sink);
+    sink = [&armor](std::span<const std::uint8_t> bytes) { return armor->write(bytes); };
+  }
+  auto encryptor = age::Encryptor::create(recipients, sink);
+  if (!encryptor) return report(kFailure, encryptor.error().message);
+  std::optional<crypto::Error> failure;
+  auto read = read_chunks(options.input, [&](std::span<const std::uint8_t> bytes) {
+    if (auto written = encryptor->write(bytes); !written) {
+      failure = written.error();
+      return tl::expected<void, std::string>(tl::unexpect, written.error().message);
+    }
+    return tl::expected<void, std::string>{};
+  });
+  if (!read) return report(kFailure, read.error());
+  tl::expected<void, crypto::Error> done = encryptor->finish();
+  if (done && armor) done = armor->finish();
+  if (!done) return report(kFailure, done.error().message);
+  if (auto committed = output->commit(); !committed) return report(kFailure, committed.error());
+  return kSuccess;
+}
+
+int file_decrypt(const FileOptions& options) {
+  auto loaded = load_identities(options);
+  if (!loaded) return loaded.error();
+  std::vector<std::unique_ptr<age::Identity>> owned;
+  for (auto& identity : *loaded) {
+    owned.push_back(std::make_unique<crypto::x25519::Identity>(std::move(identity)));
+  }
+  if (owned.empty()) {
+    // No identity: the file must be passphrase-encrypted, as with the stock `age -d`.
+    auto passphrase = PassphraseSource(options.passphrase_file).read("Passphrase");
+    if (!passphrase) return report(kFailure, passphrase.error());
+    owned.push_back(std::make_unique<crypto::scrypt::Identity>(std::move(*passphrase)));
+  }
+  std::vector<const age::Identity*> identities;
+  for (const auto& identity : owned) identities.push_back(identity.get());
+
+  auto output = Output::open(options.output, 0600);
+  if (!output) return report(kFailure, output.error());
+  DecryptPipeline pipeline(identities, sink_to(*output));
+  std::optional<crypto::Error> failure;
+  auto read = read_chunks(options.input, [&](std::span<const std::uint8_t> bytes) {
+    if (auto written = pipeline.write(bytes); !written) {
+      failure = written.error();
+      return tl::expected<void, std::string>(tl::unexpect, written.error().message);
+    }
+    return tl::expected<void, std::string>{};
+  });
+  if (!failure && read) {
+    if (auto done = pipeline.finish(); !done) failure = done.error();
+  }
+  if (failure) return report(exit_code_of(failure->code), failure->message);
+  if (!read) return report(kFailure, read.error());
+  if (auto committed = output->commit(); !committed) return report(kFailure, committed.error());
+  return kSuccess;
+}
+
+}  // namespace tipline::review
