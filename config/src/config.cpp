@@ -150,7 +150,7 @@ bool is_ip_address(const std::string& text, bool* loopback) {
   return false;
 }
 
-std::string errno_text(int error) { return std::strerror(error); }  // NOLINT(concurrency-mt-unsafe)
+std::string errno_text(int error) { return std::strerror(error); }
 
 // A file the server will read: it must exist, be a regular file and be readable by us.
 // Key files (secret = true) must also be closed to group and others.

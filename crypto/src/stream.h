@@ -13,7 +13,7 @@
 
 namespace tipline::crypto::stream {
 
-inline constexpr std::size_t kChunkBytes = 64 * 1024;
+inline constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;
 inline constexpr std::size_t kTagBytes = 16;
 inline constexpr std::size_t kKeyBytes = 32;
 

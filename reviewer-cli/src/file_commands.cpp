@@ -88,7 +88,7 @@ class DecryptPipeline {
 };
 
 // Identity files are small; the cap keeps one in a single secret buffer, never copied.
-constexpr std::size_t kMaxIdentityFile = 64 * 1024;
+constexpr std::size_t kMaxIdentityFile = std::size_t{64} * 1024;
 
 // Collects bytes into secret memory, up to kMaxIdentityFile.
 class SecretCollector {
@@ -205,6 +205,7 @@ int file_encrypt(const FileOptions& options) {
   }
   if (owned.empty()) return report(kUsage, "give at least one recipient with -r, or -p");
   std::vector<const age::Recipient*> recipients;
+  recipients.reserve(owned.size());
   for (const auto& recipient : owned) recipients.push_back(recipient.get());
 
   auto output = Output::open(options.output, 0644);
@@ -247,6 +248,7 @@ int file_decrypt(const FileOptions& options) {
     owned.push_back(std::make_unique<crypto::scrypt::Identity>(std::move(*passphrase)));
   }
   std::vector<const age::Identity*> identities;
+  identities.reserve(owned.size());
   for (const auto& identity : owned) identities.push_back(identity.get());
 
   auto output = Output::open(options.output, 0600);

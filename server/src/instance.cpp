@@ -25,7 +25,7 @@ tl::unexpected<Error> instance_error(const fs::path& file, std::string_view what
   return tl::unexpected(Error{Errc::instance, file.string() + ": " + std::string(what)});
 }
 
-std::string errno_text(int error) { return std::strerror(error); }  // NOLINT(concurrency-mt-unsafe)
+std::string errno_text(int error) { return std::strerror(error); }
 
 // Creates file with exactly these bytes and mode; never replaces an existing file.
 tl::expected<void, Error> write_new_file(const fs::path& file, std::span<const std::uint8_t> bytes,

@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string errno_text(int error) { return std::strerror(error); }  // NOLINT(concurrency-mt-unsafe)
+std::string errno_text(int error) { return std::strerror(error); }
 
 tl::unexpected<Error> failure(Errc code, std::string message) {
   return tl::unexpected(Error{code, std::move(message)});

@@ -102,7 +102,7 @@ std::string describe(const std::vector<std::string>& argv, const Outcome& outcom
 }
 
 std::string find_tool(const std::string& name) {
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): no setenv here
+  const char* path = std::getenv("PATH");
   std::istringstream directories(path == nullptr ? "" : path);
   for (std::string directory; std::getline(directories, directory, ':');) {
     const fs::path candidate = fs::path(directory.empty() ? "." : directory) / name;

@@ -29,7 +29,7 @@ namespace tipline::crypto::age {
 
 inline constexpr std::size_t kFileKeyBytes = 16;
 // A header larger than this is refused: it bounds the memory an untrusted file can claim.
-inline constexpr std::size_t kMaxHeaderBytes = 256 * 1024;
+inline constexpr std::size_t kMaxHeaderBytes = std::size_t{256} * 1024;
 
 struct Stanza {
   std::string type;
