@@ -36,7 +36,10 @@ std::string shell_quoted(const std::string& word) {
 
 std::string shell_command(const std::vector<std::string>& argv) {
   std::string text;
-  for (const auto& arg : argv) text += (text.empty() ? "" : " ") + shell_quoted(arg);
+  for (const auto& arg : argv) {
+    if (!text.empty()) text += ' ';
+    text += shell_quoted(arg);
+  }
   return text;
 }
 
@@ -76,7 +79,8 @@ class Workspace : public ::testing::Test {
  protected:
   [[nodiscard]] fs::path path(const std::string& name) const { return dir_.path() / name; }
 
-  // Runs argv to success; stdout goes to *out when given. A failure shows the whole run.
+  // Runs argv to success; its stdout and stderr go to *out and *err when given. A failure
+  // shows the whole run.
   static ::testing::AssertionResult succeeds(const std::vector<std::string>& argv,
                                              std::string* out = nullptr,
                                              std::string* err = nullptr) {
@@ -110,7 +114,7 @@ class Workspace : public ::testing::Test {
 
   // Writes the passphrase file our tool reads (first line) and age's typed answers use.
   [[nodiscard]] fs::path passphrase_file() const {
-    const fs::path file = path("passphrase.txt");
+    fs::path file = path("passphrase.txt");
     write_file(file, std::string(kPassphrase) + "\n");
     return file;
   }
@@ -262,7 +266,7 @@ std::vector<RoundTrip> round_trips() {
                                               {Side::kNpm, Side::kOurs}};
   // Around the 64 KiB STREAM chunk: empty, one byte, one short of a chunk, exactly one
   // (a full final chunk), one over (a one-byte final chunk), and many chunks.
-  const std::size_t sizes[] = {0, 1, 65535, 65536, 65537, 10 * 1024 * 1024};
+  const std::size_t sizes[] = {0, 1, 65535, 65536, 65537, std::size_t{10} * 1024 * 1024};
   std::vector<RoundTrip> trips;
   for (const auto& [from, to] : directions) {
     for (const std::size_t size : sizes) {
@@ -272,12 +276,15 @@ std::vector<RoundTrip> round_trips() {
   return trips;
 }
 
+// Named like OursToAge_65536_Armored.
+std::string trip_name(const ::testing::TestParamInfo<RoundTrip>& trip_info) {
+  const RoundTrip& trip = trip_info.param;
+  return name_of(trip.from) + "To" + name_of(trip.to) + "_" + std::to_string(trip.size) +
+         (trip.armor ? "_Armored" : "_Binary");
+}
+
 INSTANTIATE_TEST_SUITE_P(Directions, FileInteropRoundTrip, ::testing::ValuesIn(round_trips()),
-                         [](const ::testing::TestParamInfo<RoundTrip>& info) {
-                           const RoundTrip& trip = info.param;
-                           return name_of(trip.from) + "To" + name_of(trip.to) + "_" +
-                                  std::to_string(trip.size) + (trip.armor ? "_Armored" : "_Binary");
-                         });
+                         trip_name);
 
 // Passphrases -------------------------------------------------------------------------------
 

@@ -32,12 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> ciphertext(data, size);
   const age::Identity* const identities[] = {&cctv_identity()};
   std::size_t plaintext_size = 0;
-  age::Decryptor decryptor(identities,
-                           [&plaintext_size](std::span<const std::uint8_t> plaintext)
-                               -> tl::expected<void, Error> {
-                             plaintext_size += plaintext.size();
-                             return {};
-                           });
+  const auto count = [&plaintext_size](std::span<const std::uint8_t> plaintext) {
+    plaintext_size += plaintext.size();
+    return tl::expected<void, Error>();
+  };
+  age::Decryptor decryptor(identities, count);
   const std::size_t cut = cut_point(ciphertext, 0);
   if (!decryptor.write(ciphertext.first(cut))) return 0;
   if (!decryptor.write(ciphertext.subspan(cut))) return 0;

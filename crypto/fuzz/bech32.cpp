@@ -1,10 +1,11 @@
 // bech32::decode on arbitrary text for age's two HRPs. Each payload has exactly one encoding
 // under a given HRP, case included, so text that decodes must be what encode() makes of the
 // payload; and a failed decode must leave nothing of a secret behind in the buffer.
+#include "bech32.h"
+
 #include <algorithm>
 #include <array>
 
-#include "bech32.h"
 #include "fuzz.h"
 
 namespace bech32 = tipline::crypto::bech32;

@@ -3,10 +3,12 @@
 // and message, which the signature seeds were made with, so that mutations of them reach
 // the signature checks; a signature may only verify with the trusted comment it carries.
 // (SecretKey::parse is left out: an encrypted key runs scrypt with up to 1 GiB of memory.)
+#include "tipline/crypto/minisign.h"
+
+#include <cstdlib>
 #include <string>
 
 #include "fuzz.h"
-#include "tipline/crypto/minisign.h"
 
 namespace minisign = tipline::crypto::minisign;
 using tipline::crypto::fuzz::as_bytes;
