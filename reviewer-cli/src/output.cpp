@@ -50,7 +50,9 @@ tl::expected<void, std::string> Output::write(std::span<const std::uint8_t> byte
 
 tl::expected<void, std::string> Output::commit() {
   if (temporary_.empty()) return {};
-  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+  // No fsync: like any tool writing a file (and the stock age), durability is left to the
+  // system; what matters here is that a failed run never leaves a file behind.
+  if (::close(fd_) != 0) {
     return tl::unexpected(final_path_.string() + ": " + std::strerror(errno));
   }
   fd_ = -1;

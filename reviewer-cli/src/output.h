@@ -24,7 +24,7 @@ class Output {
   ~Output();  // removes the temporary file unless committed
 
   [[nodiscard]] tl::expected<void, std::string> write(std::span<const std::uint8_t> bytes);
-  // Flushes, syncs and moves the file into place.
+  // Closes the file and moves it into place.
   [[nodiscard]] tl::expected<void, std::string> commit();
 
  private:
