@@ -137,8 +137,10 @@ Secret encode_secret(std::string_view hrp, std::span<const std::uint8_t> data) {
   return text;
 }
 
-tl::expected<void, Error> decode(std::string_view text, std::string_view hrp,
-                                 std::span<std::uint8_t> out) {
+namespace {
+
+tl::expected<void, Error> decode_payload(std::string_view text, std::string_view hrp,
+                                         std::span<std::uint8_t> out) {
   // Accumulate masks over the whole text instead of stopping at the first offending
   // character, whose position would otherwise leak through timing.
   std::uint32_t outside = 0;
@@ -210,6 +212,16 @@ tl::expected<void, Error> decode(std::string_view text, std::string_view hrp,
     return failure(Errc::malformed_encoding, "Bech32 padding is not zero");
   }
   return {};
+}
+
+}  // namespace
+
+tl::expected<void, Error> decode(std::string_view text, std::string_view hrp,
+                                 std::span<std::uint8_t> out) {
+  auto decoded = decode_payload(text, hrp, out);
+  // out may be secret memory: leave nothing of a half-decoded key behind.
+  if (!decoded) sodium_memzero(out.data(), out.size());
+  return decoded;
 }
 
 }  // namespace tipline::crypto::bech32

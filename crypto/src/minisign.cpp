@@ -109,7 +109,7 @@ std::optional<std::vector<std::string_view>> split_lines(std::string_view text, 
     if (text.empty()) return std::nullopt;
     const std::size_t end = text.find('\n');
     std::string_view line = text.substr(0, end);
-    if (line.ends_with('\r')) line.remove_suffix(1);
+    while (line.ends_with('\r')) line.remove_suffix(1);  // as minisign trims them
     lines.push_back(line);
     text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
   }

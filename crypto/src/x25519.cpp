@@ -151,9 +151,9 @@ tl::expected<std::vector<Identity>, Error> parse_identity_file(std::span<const s
     if (line.empty() || line.starts_with('#')) continue;
     auto identity = Identity::parse(line);
     if (!identity) {
-      return tl::unexpected(Error{identity.error().code, "identity file line " +
-                                                             std::to_string(number) +
-                                                             ": not an age X25519 identity"});
+      return tl::unexpected(
+          Error{identity.error().code,
+                "identity file line " + std::to_string(number) + ": not an age X25519 identity"});
     }
     identities.push_back(std::move(*identity));
   }
