@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdlib>
+#include <ctime>
 #include <stdexcept>
 
 #include "base64.h"
@@ -97,6 +98,15 @@ Secret identity_file_text(const Identity& identity, std::string_view created) {
     out = std::copy(part.begin(), part.end(), out);
   }
   return text;
+}
+
+Secret identity_file_text(const Identity& identity) {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char created[32];
+  std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return identity_file_text(identity, created);
 }
 
 std::vector<age::Stanza> Recipient::wrap(const Secret& file_key) const {

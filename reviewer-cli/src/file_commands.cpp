@@ -1,6 +1,5 @@
 #include "file_commands.h"
 
-#include <ctime>
 #include <iostream>
 #include <memory>
 
@@ -46,15 +45,6 @@ age::Sink sink_to(Output& output) {
     }
     return {};
   };
-}
-
-std::string now_rfc3339() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 // Runs bytes through a decryptor, de-armoring first when the input starts as armor.
@@ -159,7 +149,7 @@ tl::expected<std::vector<crypto::x25519::Identity>, int> load_identities(
 
 int file_keygen(const FileOptions& options) {
   const auto identity = crypto::x25519::Identity::generate();
-  const crypto::Secret text = crypto::x25519::identity_file_text(identity, now_rfc3339());
+  const crypto::Secret text = crypto::x25519::identity_file_text(identity);
   auto output = Output::open(options.output, 0600);
   if (!output) return report(kFailure, output.error());
 

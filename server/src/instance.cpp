@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <span>
 #include <string_view>
 
@@ -81,23 +80,13 @@ constexpr std::string_view kDemoKeysReadme =
     "organisation-root.key   the organisation root signing key (minisign, unencrypted)\n"
     "organisation-root.pub   its public key, which the server pins\n";
 
-// RFC 3339 UTC to the second, as age-keygen writes in its "# created:" line.
-std::string now_rfc3339() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 tl::expected<void, Error> write_demo_offline_keys(const fs::path& dir) {
   if (auto made = make_private_directory(dir); !made) return made;
   if (auto written = write_new_file(dir / "README.txt", kDemoKeysReadme, 0644); !written) {
     return written;
   }
   const auto identity = crypto::x25519::Identity::generate();
-  const crypto::Secret identity_file = crypto::x25519::identity_file_text(identity, now_rfc3339());
+  const crypto::Secret identity_file = crypto::x25519::identity_file_text(identity);
   if (auto written = write_new_file(dir / "reviewer.agekey", identity_file.expose(), 0600);
       !written) {
     return written;

@@ -63,6 +63,8 @@ class Identity final : public age::Identity {
 // age-keygen's `created` is the UTC time as RFC 3339 to the second ("2006-01-02T15:04:05Z").
 // Throws std::invalid_argument if `created` contains a line break.
 [[nodiscard]] Secret identity_file_text(const Identity& identity, std::string_view created);
+// The same, created now.
+[[nodiscard]] Secret identity_file_text(const Identity& identity);
 
 // The identities of an unencrypted identity file, as age reads one: one identity a line,
 // blank lines and lines starting with '#' ignored, LF or CRLF line ends. At least one
