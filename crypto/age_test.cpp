@@ -69,7 +69,7 @@ class AgeTest : public ::testing::Test {
 };
 
 TEST_F(AgeTest, RoundTripsAtChunkBoundaries) {
-  constexpr std::size_t kChunk = 64 * 1024;
+  constexpr std::size_t kChunk = std::size_t{64} * 1024;
   for (const std::size_t size : {std::size_t{0}, std::size_t{1}, kChunk - 1, kChunk, kChunk + 1,
                                  3 * kChunk, 3 * kChunk + 17}) {
     const Bytes plaintext = random_bytes(size);

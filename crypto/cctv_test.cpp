@@ -116,6 +116,7 @@ void run_vector(const fs::path& file) {
     owned.push_back(std::make_unique<scrypt::Identity>(secret_of(it->second)));
   }
   std::vector<const Identity*> identities;
+  identities.reserve(owned.size());
   for (const auto& identity : owned) identities.push_back(identity.get());
 
   std::vector<std::uint8_t> input = vector.input;
@@ -163,29 +164,25 @@ void run_vector(const fs::path& file) {
   }
 }
 
+std::vector<std::string> vector_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(TIPLINE_CCTV_DIR)) {
+    names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class Cctv : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Cctv, Vector) { run_vector(fs::path(TIPLINE_CCTV_DIR) / GetParam()); }
+
+TEST(CctvSuite, HasTheVectors) { EXPECT_GE(vector_names().size(), 143u); }
+
+INSTANTIATE_TEST_SUITE_P(Age, Cctv, ::testing::ValuesIn(vector_names()),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return param_info.param;
+                         });
+
 }  // namespace
 }  // namespace tipline::crypto::age
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  namespace fs = std::filesystem;
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(TIPLINE_CCTV_DIR)) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  if (files.size() < 100) {
-    std::fprintf(stderr, "expected the CCTV age vectors in %s\n", TIPLINE_CCTV_DIR);
-    return 1;
-  }
-  for (const auto& file : files) {
-    ::testing::RegisterTest("Cctv", file.filename().c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                            [file]() -> ::testing::Test* {
-                              struct Case : ::testing::Test {
-                                explicit Case(fs::path f) : path(std::move(f)) {}
-                                void TestBody() override { tipline::crypto::age::run_vector(path); }
-                                fs::path path;
-                              };
-                              return new Case(file);
-                            });
-  }
-  return RUN_ALL_TESTS();
-}
