@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "test_helpers.h"
 #include "tipline/crypto/scrypt.h"
 #include "tipline/crypto/x25519.h"
 
@@ -211,11 +212,7 @@ TEST_F(AgeTest, RewrapKeepsThePayload) {
 
 TEST_F(AgeTest, PassphraseRoundTripAndWorkFactorLimit) {
   Secret passphrase = Secret::random(12);
-  auto copy = [&] {
-    Secret out(passphrase.size());
-    std::copy(passphrase.expose().begin(), passphrase.expose().end(), out.expose().begin());
-    return out;
-  };
+  auto copy = [&] { return secret_of(text_of(passphrase)); };
   const scrypt::Recipient recipient(copy(), 10);
   const Bytes plaintext = random_bytes(5000);
   const Bytes file = encrypt(plaintext, {&recipient});

@@ -9,26 +9,10 @@
 #include <string_view>
 #include <utility>
 
+#include "test_helpers.h"
+
 namespace tipline::crypto::codename {
 namespace {
-
-Secret secret_of(std::string_view text) {
-  Secret secret(text.size());
-  std::copy(text.begin(), text.end(), secret.expose().begin());
-  return secret;
-}
-
-std::string text_of(const Secret& secret) {
-  const auto bytes = secret.expose();
-  return {bytes.begin(), bytes.end()};
-}
-
-std::string hex_of(std::span<const std::uint8_t> bytes) {
-  std::string hex(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-  hex.pop_back();
-  return hex;
-}
 
 char check_digit_of(std::string_view digits) {
   return static_cast<char>(

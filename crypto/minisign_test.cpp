@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "support/process.h"
+#include "test_helpers.h"
 
 namespace tipline::crypto::minisign {
 namespace {
@@ -30,11 +31,6 @@ using tipline::testing::read_file;
 using tipline::testing::run;
 using tipline::testing::TempDir;
 using tipline::testing::write_file;
-
-std::string text_of(const Secret& secret) {
-  const auto bytes = secret.expose();
-  return {bytes.begin(), bytes.end()};
-}
 
 std::vector<std::uint8_t> from_base64(const std::string& text) {
   std::vector<std::uint8_t> bytes(text.size());
@@ -59,12 +55,6 @@ std::string hex_id(std::uint64_t id) {
   std::ostringstream hex;
   hex << std::uppercase << std::hex << std::setfill('0') << std::setw(16) << id;
   return hex.str();
-}
-
-Secret secret_of(std::string_view text) {
-  Secret secret(text.size());
-  std::copy(text.begin(), text.end(), secret.expose().begin());
-  return secret;
 }
 
 std::span<const std::uint8_t> bytes_of(const std::string& text) {

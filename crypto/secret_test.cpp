@@ -5,13 +5,10 @@
 #include <algorithm>
 #include <string>
 
+#include "test_helpers.h"
+
 namespace tipline::crypto {
 namespace {
-
-std::string text_of(const Secret& secret) {
-  const auto bytes = secret.expose();
-  return {bytes.begin(), bytes.end()};
-}
 
 TEST(Secret, StartsZeroed) {
   const Secret secret(48);

@@ -11,6 +11,7 @@
 
 #include "bech32.h"
 #include "support/process.h"
+#include "test_helpers.h"
 
 namespace tipline::crypto::x25519 {
 namespace {
@@ -24,11 +25,6 @@ using tipline::testing::read_file;
 using tipline::testing::run;
 using tipline::testing::TempDir;
 using tipline::testing::write_file;
-
-std::string text_of(const Secret& secret) {
-  const auto bytes = secret.expose();
-  return {bytes.begin(), bytes.end()};
-}
 
 TEST(X25519, RecipientRoundTrip) {
   const Recipient recipient = Identity::generate().recipient();

@@ -102,6 +102,12 @@ std::string_view as_text(std::span<const std::uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
+// The bytes the MAC covers in a parsed header of `size` bytes: all but " <43 base64>\n".
+std::string_view mac_covered(std::span<const std::uint8_t> file, std::size_t size) {
+  constexpr std::size_t kMacLineTail = 1 + 43 + 1;
+  return as_text(file.first(size - kMacLineTail));
+}
+
 std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
@@ -338,8 +344,7 @@ struct Decryptor::State {
       if (!parsed) return failed(parsed.error());
       if (!*parsed) return {};
       const std::size_t size = (*parsed)->size;
-      const std::string_view covered =
-          as_text(std::span<const std::uint8_t>(pending).first(size - 1 - 43 - 1));
+      const std::string_view covered = mac_covered(pending, size);
       auto key = open_header((*parsed)->header, covered, identities);
       if (!key) return failed(key.error());
       file_key = std::move(*key);
@@ -427,7 +432,7 @@ tl::expected<Rewrapped, Error> rewrap(std::span<const std::uint8_t> file_start,
   if (!parsed) return tl::unexpected(parsed.error());
   if (!*parsed) return malformed("the file ends in its header");
   const std::size_t size = (*parsed)->size;
-  const std::string_view covered = as_text(file_start.first(size - 1 - 43 - 1));
+  const std::string_view covered = mac_covered(file_start, size);
   auto file_key = open_header((*parsed)->header, covered, identities);
   if (!file_key) return tl::unexpected(file_key.error());
 
