@@ -23,7 +23,8 @@ class MaintenanceTest : public test::StorageTest {
     for (int i = 0; i < 5; ++i) {
       ASSERT_OK(store
                     ->write([&](Database& db) {
-                      return test::add_submission(db, "s" + std::to_string(i), kToday - i * 10,
+                      return test::add_submission(db, "s" + std::to_string(i),
+                                                  kToday - std::int64_t{i} * 10,
                                                   test::pattern(70000 + i, i));
                     })
                     .get());

@@ -100,6 +100,7 @@ TEST_F(StoreTest, ManyConcurrentWritersAllCommit) {
   constexpr int kThreads = 16;
   constexpr int kWritesPerThread = 12;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {

@@ -22,8 +22,7 @@ tl::expected<BlobId, Error> create_blob(Database& db,
   return db.last_insert_id();
 }
 
-tl::expected<void, Error> append_blob(Database& db, BlobId blob,
-                                      std::span<const std::byte> bytes) {
+tl::expected<void, Error> append_blob(Database& db, BlobId blob, std::span<const std::byte> bytes) {
   auto info = blob_info(db, blob);
   if (!info) return tl::unexpected(info.error());
   if (info->complete) {

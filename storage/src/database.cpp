@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -300,8 +300,8 @@ int Database::authorize(void* self, int action, const char* arg1, const char* ar
 
 tl::expected<Statement, Error> Database::prepare(std::string_view sql) {
   sqlite3_stmt* statement = nullptr;
-  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement,
-                                    nullptr);
+  const int rc =
+      sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
   if (rc != SQLITE_OK) return sqlite_failure(db_, rc, sql);
   return Statement(statement, db_);
 }

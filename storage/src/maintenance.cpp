@@ -140,8 +140,8 @@ tl::expected<void, Error> restore(const fs::path& backup_file, const crypto::Sec
   auto lock = DatabaseLock::acquire(database);
   if (!lock) return tl::unexpected(lock.error());
   if (auto absent = refuse_existing(database); !absent) return absent;
-  auto source =
-      Database::open(backup_file, backup_key, Database::Mode::open_existing, {.vfs = {}, .read_only = true});
+  auto source = Database::open(backup_file, backup_key, Database::Mode::open_existing,
+                               {.vfs = {}, .read_only = true});
   if (!source) return tl::unexpected(source.error());
   if (auto checked = source->check_integrity(); !checked) {
     return failure(checked.error().code,
@@ -170,8 +170,9 @@ tl::expected<void, Error> rekey(const fs::path& database, const crypto::Secret& 
   const fs::path wal = database.string() + "-wal";
   if (fs::exists(wal, ec) && fs::file_size(wal, ec) != 0) {
     ::unlink(copy->c_str());
-    return failure(Errc::in_use, wal.string() + " is not empty; is another process using the "
-                                                "database? Nothing was changed");
+    return failure(Errc::in_use, wal.string() +
+                                     " is not empty; is another process using the "
+                                     "database? Nothing was changed");
   }
   fs::remove(wal, ec);
   fs::remove(database.string() + "-shm", ec);
@@ -198,8 +199,8 @@ tl::expected<PurgeCounts, Error> purge(const fs::path& database, const crypto::S
       policy.older_than_days ? today - *policy.older_than_days : -1;
 
   struct Step {
-    std::int64_t PurgeCounts::*counter;
-    const char* sql;
+    std::int64_t PurgeCounts::*counter = nullptr;
+    const char* sql = nullptr;
     std::optional<std::int64_t> parameter;
   };
   const std::array steps = {
@@ -218,8 +219,7 @@ tl::expected<PurgeCounts, Error> purge(const fs::path& database, const crypto::S
            "UNION ALL SELECT blob_id FROM uploads UNION ALL SELECT blob_id FROM notes "
            "UNION ALL SELECT blob_id FROM replies);",
            std::nullopt},
-      Step{&PurgeCounts::nonces, "DELETE FROM signature_nonces WHERE expires_at <= ?;",
-           policy.now},
+      Step{&PurgeCounts::nonces, "DELETE FROM signature_nonces WHERE expires_at <= ?;", policy.now},
   };
 
   PurgeCounts counts;
@@ -251,7 +251,8 @@ tl::expected<void, Error> vacuum(const fs::path& database, const crypto::Secret&
 }
 
 tl::expected<CheckReport, Error> check(const fs::path& database, const crypto::Secret& key) {
-  auto db = Database::open(database, key, Database::Mode::open_existing, {.vfs = {}, .read_only = true});
+  auto db =
+      Database::open(database, key, Database::Mode::open_existing, {.vfs = {}, .read_only = true});
   if (!db) return tl::unexpected(db.error());
   if (auto checked = db->check_integrity(); !checked) return tl::unexpected(checked.error());
   CheckReport report;

@@ -197,10 +197,10 @@ tl::expected<void, Error> Database::migrate(std::optional<int> version) {
   auto current = schema_version();
   if (!current) return tl::unexpected(current.error());
   if (*current > newest) {
-    return tl::unexpected(Error{Errc::schema_too_new,
-                                "the database has schema version " + std::to_string(*current) +
-                                    ", newer than this Tipline knows (" + std::to_string(newest) +
-                                    "); upgrade Tipline"});
+    return tl::unexpected(
+        Error{Errc::schema_too_new, "the database has schema version " + std::to_string(*current) +
+                                        ", newer than this Tipline knows (" +
+                                        std::to_string(newest) + "); upgrade Tipline"});
   }
   for (int next = *current + 1; next <= target; ++next) {
     if (auto begun = exec("BEGIN IMMEDIATE;"); !begun) return begun;

@@ -210,8 +210,8 @@ tl::expected<DatabaseLock, Error> DatabaseLock::acquire(const fs::path& database
   const fs::path lock_file = database_file.string() + ".lock";
   const int fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    return tl::unexpected(Error{Errc::io, lock_file.string() + ": cannot open lock file: " +
-                                              std::strerror(errno)});
+    return tl::unexpected(
+        Error{Errc::io, lock_file.string() + ": cannot open lock file: " + std::strerror(errno)});
   }
   DatabaseLock lock(fd);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -20,7 +20,7 @@ namespace tipline::storage {
 using BlobId = std::int64_t;
 
 // The largest chunk row. Appends are split into rows of at most this size.
-inline constexpr std::size_t kChunkBytes = 64 * 1024;
+inline constexpr std::size_t kChunkBytes = std::size_t{64} * 1024;
 
 struct BlobInfo {
   std::uint64_t size = 0;

@@ -1,0 +1,421 @@
+// I/O faults under the store: a failing operation at every point of a workload, once and
+// for good, and a full disk. Every case must end in a clean error or a true success, never
+// a false success, and the database must be intact once the fault clears.
+//
+// The Store is pointed at the fault VFS through Store::Options::vfs. The maintenance
+// functions open files by name with the default VFS, so their tests make the fault VFS
+// the default while they run (fault_vfs::AsDefault).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fault_vfs.h"
+#include "test_support.h"
+#include "tipline/storage/maintenance.h"
+
+namespace tipline::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One write of the workload: a blob of three chunk rows and a source row.
+struct Tip {
+  std::vector<std::byte> content;
+  std::vector<std::byte> login_hash;
+  std::string recipient;
+  std::int64_t day = 0;
+};
+
+// Where a write put its tip.
+struct Stored {
+  BlobId blob = 0;
+  std::int64_t source = 0;
+};
+
+Tip make_tip(int number) {
+  return Tip{.content = test::pattern(2 * kChunkBytes + 1000, static_cast<std::uint64_t>(number)),
+             .login_hash = std::vector<std::byte>(32, static_cast<std::byte>(number)),
+             .recipient = "age1tip" + std::to_string(number),
+             .day = 19000 + number};
+}
+
+std::vector<Tip> make_tips(int count) {
+  std::vector<Tip> tips;
+  for (int i = 0; i < count; ++i) tips.push_back(make_tip(i));
+  return tips;
+}
+
+tl::expected<Stored, Error> store_tip(Database& db, const Tip& tip) {
+  auto blob = test::put_blob(db, tip.content);
+  if (!blob) return tl::unexpected(blob.error());
+  auto insert = db.prepare(
+      "INSERT INTO sources (login_hash, recipient, created_day, last_seen_day) "
+      "VALUES (?, ?, ?, ?);");
+  if (!insert) return tl::unexpected(insert.error());
+  const std::span<const std::byte> hash(tip.login_hash);
+  if (auto ran = insert->bind(hash, tip.recipient, tip.day, tip.day).run(); !ran) {
+    return tl::unexpected(ran.error());
+  }
+  return Stored{.blob = *blob, .source = db.last_insert_id()};
+}
+
+// "" when `stored` holds exactly `tip`, otherwise what differs; an Error when the
+// database could not be read.
+tl::expected<std::string, Error> difference(Database& db, const Tip& tip, const Stored& stored) {
+  auto info = blob_info(db, stored.blob);
+  if (!info && info.error().code == Errc::not_found) return "the blob is missing";
+  if (!info) return tl::unexpected(info.error());
+  if (!info->complete || info->size != tip.content.size()) return "the blob is incomplete";
+  auto content = test::read_whole(db, stored.blob);
+  if (!content) return tl::unexpected(content.error());
+  if (*content != tip.content) return "the blob's content differs";
+  auto query = db.prepare("SELECT login_hash, recipient, created_day FROM sources WHERE id = ?;");
+  if (!query) return tl::unexpected(query.error());
+  auto row = query->bind(stored.source).step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return "the source row is missing";
+  const auto hash = query->bytes(0);
+  if (!std::equal(hash.begin(), hash.end(), tip.login_hash.begin(), tip.login_hash.end()) ||
+      query->text(1) != tip.recipient || query->integer(2) != tip.day) {
+    return "the source row differs";
+  }
+  return std::string();
+}
+
+// "" when the database opens with `key` through the default VFS, passes the integrity
+// check and holds every stored tip; otherwise what is wrong.
+std::string problems_in(const fs::path& file, const crypto::Secret& key,
+                        const std::vector<Tip>& tips,
+                        const std::vector<std::optional<Stored>>& stored) {
+  auto db = Database::open(file, key, Database::Mode::open_existing);
+  if (!db) return "cannot open: " + db.error().message;
+  if (auto checked = db->check_integrity(); !checked) return checked.error().message;
+  std::string problems;
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    if (!stored[i]) continue;
+    auto found = difference(*db, tips[i], *stored[i]);
+    if (!found) {
+      problems += "tip " + std::to_string(i) + " cannot be read: " + found.error().message + "; ";
+    } else if (!found->empty()) {
+      problems += "tip " + std::to_string(i) + " was stored but " + *found + "; ";
+    }
+  }
+  return problems;
+}
+
+// What the workload saw through the fault VFS.
+struct Workload {
+  std::optional<Error> open_error;
+  std::vector<std::optional<Stored>> stored;  // per tip; nullopt when the write reported failure
+  std::vector<Error> write_errors;
+  std::vector<std::string> false_reads;  // reads that succeeded with the wrong data
+  // Whether the last write ran after a fault had struck, and whether it succeeded.
+  bool last_write_after_fault = false;
+  bool last_write_succeeded = false;
+};
+
+// Creates a database, writes the tips one commit at a time, reads each back after its
+// write succeeds, and closes the store: all of it through the fault VFS.
+Workload run_workload(const fs::path& file, const crypto::Secret& key,
+                      const std::vector<Tip>& tips) {
+  Workload run;
+  auto store = Store::open(file, key, Database::Mode::create_new,
+                           {.readers = 1, .max_batch = 8, .vfs = fault_vfs::name()});
+  if (!store) {
+    run.open_error = store.error();
+    return run;
+  }
+  for (const Tip& tip : tips) {
+    run.last_write_after_fault = fault_vfs::injected() > 0;
+    auto written = (*store)->write([&tip](Database& db) { return store_tip(db, tip); }).get();
+    run.last_write_succeeded = written.has_value();
+    if (!written) {
+      run.write_errors.push_back(written.error());
+      run.stored.emplace_back();
+      continue;
+    }
+    run.stored.emplace_back(*written);
+    auto read = (*store)->read([&](Database& db) { return difference(db, tip, *written); });
+    if (read && !read->empty()) run.false_reads.push_back("a read found that " + *read);
+  }
+  return run;
+}
+
+// Once the fault has cleared: the database holds every write that reported success, and a
+// fresh store (default VFS) opens it and takes new writes. "" when so, otherwise what is
+// wrong.
+std::string problems_after_fault(const Workload& run, const fs::path& file,
+                                 const crypto::Secret& key, const std::vector<Tip>& tips) {
+  std::string problems;
+  for (const std::string& read : run.false_reads) problems += read + "; ";
+  if (!fs::exists(file)) return problems + "the database file is gone";
+  problems += problems_in(file, key, tips, run.stored);
+  auto store = Store::open(file, key, Database::Mode::open_existing,
+                           {.readers = 1, .max_batch = 8, .vfs = {}});
+  if (!store) return problems + "a fresh store cannot open: " + store.error().message;
+  const Tip fresh = make_tip(100);
+  auto written = (*store)->write([&](Database& db) { return store_tip(db, fresh); }).get();
+  if (!written) return problems + "a fresh store takes no write: " + written.error().message;
+  auto found = (*store)->read([&](Database& db) { return difference(db, fresh, *written); });
+  if (!found || !found->empty()) problems += "a fresh store lost its write";
+  return problems;
+}
+
+// Writes the tips into a new database through the default VFS and closes it (which
+// checkpoints the WAL into the file and removes it).
+std::vector<std::optional<Stored>> fill(const fs::path& file, const crypto::Secret& key,
+                                        const std::vector<Tip>& tips) {
+  std::vector<std::optional<Stored>> stored;
+  auto store = Store::open(file, key, Database::Mode::create_new);
+  if (!store) return stored;
+  for (const Tip& tip : tips) {
+    auto written = (*store)->write([&tip](Database& db) { return store_tip(db, tip); }).get();
+    if (written) stored.emplace_back(*written);
+  }
+  return stored;
+}
+
+// The files in `dir` whose names show an unfinished copy.
+std::vector<std::string> partial_files(const fs::path& dir) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".partial-") != std::string::npos) found.push_back(name);
+  }
+  return found;
+}
+
+// A few lines of a long list, so that one bug does not flood the output.
+std::string first_lines(const std::vector<std::string>& lines) {
+  constexpr std::size_t kShown = 8;
+  std::string text = std::to_string(lines.size()) + " runs went wrong:";
+  for (std::size_t i = 0; i < lines.size() && i < kShown; ++i) text += "\n  " + lines[i];
+  if (lines.size() > kShown) text += "\n  ...";
+  return text;
+}
+
+enum class Mode { once, persistent };
+
+const char* name_of(Mode mode) { return mode == Mode::once ? "once" : "persistent"; }
+
+void arm(Mode mode, std::uint64_t nth) {
+  if (mode == Mode::once) {
+    fault_vfs::fail_once(nth);
+  } else {
+    fault_vfs::fail_from(nth);
+  }
+}
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void TearDown() override { fault_vfs::clear(); }
+
+  // A fresh, empty folder for one run.
+  [[nodiscard]] fs::path run_dir(const std::string& name) const {
+    fs::path dir = temp_.path() / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+  }
+
+  const testing::TempDir temp_;
+  const crypto::Secret key_ = crypto::Secret::random(kKeyBytes);
+};
+
+// A failing operation anywhere in the store's life (creating the database, migrating,
+// opening readers, writing, committing, reading, checkpointing on close). Every operation
+// fails once; every fourth starts a persistent fault, since neighbouring starting points of
+// a persistent fault differ by a single operation.
+TEST_F(FaultTest, AFailingOperationNeverGivesAFalseSuccessOrADamagedDatabase) {
+  const std::vector<Tip> tips = make_tips(4);
+  fault_vfs::clear();
+  const fs::path clean = run_dir("clean") / "tipline.db";
+  const Workload baseline = run_workload(clean, key_, tips);
+  const std::uint64_t total = fault_vfs::operations();
+  ASSERT_FALSE(baseline.open_error) << baseline.open_error->message;
+  ASSERT_TRUE(baseline.write_errors.empty()) << baseline.write_errors.front().message;
+  ASSERT_EQ(problems_after_fault(baseline, clean, key_, tips), "");
+  ASSERT_GT(total, 100u);
+
+  constexpr std::uint64_t kPersistentStride = 4;
+  std::vector<std::string> problems;
+  int runs = 0;
+  int runs_without_fault = 0;
+  int failed_writes = 0;
+  for (std::uint64_t nth = 1; nth <= total; ++nth) {
+    for (const Mode mode : {Mode::once, Mode::persistent}) {
+      if (mode == Mode::persistent && nth % kPersistentStride != 1) continue;
+      const std::string name = std::string(name_of(mode)) + "-" + std::to_string(nth);
+      const fs::path file = run_dir(name) / "tipline.db";
+      arm(mode, nth);
+      const Workload run = run_workload(file, key_, tips);
+      const bool faulted = fault_vfs::injected() > 0;
+      fault_vfs::clear();
+      ++runs;
+      runs_without_fault += faulted ? 0 : 1;
+      failed_writes += static_cast<int>(run.write_errors.size());
+      std::string found = problems_after_fault(run, file, key_, tips);
+      // A fault that has passed must not leave the store refusing writes.
+      if (mode == Mode::once && run.last_write_after_fault && !run.last_write_succeeded) {
+        found += "the store took no write after a fault that had passed; ";
+      }
+      if (!found.empty()) problems.push_back(name + ": " + found);
+      fs::remove_all(file.parent_path());
+    }
+  }
+  RecordProperty("operations", static_cast<int>(total));
+  RecordProperty("runs", runs);
+  EXPECT_TRUE(problems.empty()) << first_lines(problems);
+  // The workload is deterministic, so every armed fault must have struck.
+  EXPECT_EQ(runs_without_fault, 0);
+  EXPECT_GT(failed_writes, 0);
+}
+
+// SQLCipher reads the database's salt when the key is set and, if that read fails, makes
+// up a random salt, so the first page does not decrypt: a passing read error would be
+// reported as a wrong key, and an operator sent to look for another key file.
+TEST_F(FaultTest, AReadErrorWhileOpeningIsNotReportedAsAWrongKey) {
+  const fs::path file = temp_.path() / "tipline.db";
+  ASSERT_FALSE(fill(file, key_, make_tips(1)).empty());
+  fault_vfs::clear();
+  ASSERT_TRUE(Database::open(file, key_, Database::Mode::open_existing,
+                             {.vfs = fault_vfs::name(), .read_only = false}));
+  const std::uint64_t total = fault_vfs::operations();
+  std::vector<std::string> problems;
+  for (std::uint64_t nth = 1; nth <= total; ++nth) {
+    fault_vfs::fail_once(nth);
+    const auto db = Database::open(file, key_, Database::Mode::open_existing,
+                                   {.vfs = fault_vfs::name(), .read_only = false});
+    fault_vfs::clear();
+    if (!db && db.error().code == Errc::key_mismatch) {
+      problems.push_back("operation " + std::to_string(nth) + ": " + db.error().message);
+    }
+  }
+  EXPECT_TRUE(problems.empty()) << first_lines(problems);
+}
+
+// Budgets from nothing up to almost what the workload needs, so the disk fills at every
+// stage: while creating the database, mid-write and while checkpointing on close.
+TEST_F(FaultTest, AFullDiskGivesErrorsThatSaySoAndLosesNothing) {
+  const std::vector<Tip> tips = make_tips(4);
+  fault_vfs::clear();
+  const fs::path clean = run_dir("clean") / "tipline.db";
+  ASSERT_TRUE(run_workload(clean, key_, tips).write_errors.empty());
+  const std::uint64_t needed = fault_vfs::growth();
+  ASSERT_GT(needed, 4 * tips.front().content.size());
+
+  constexpr std::uint64_t kSteps = 12;
+  std::vector<std::string> problems;
+  int partly_written = 0;
+  for (std::uint64_t step = 0; step < kSteps; ++step) {
+    const std::uint64_t budget = needed * step / kSteps;
+    const std::string name = "budget-" + std::to_string(budget);
+    const fs::path file = run_dir(name) / "tipline.db";
+    fault_vfs::limit_growth(budget);
+    const Workload run = run_workload(file, key_, tips);
+    fault_vfs::clear();
+    std::string found = problems_after_fault(run, file, key_, tips);
+    if (run.open_error && run.open_error->code != Errc::full) {
+      found += "opening failed with " + run.open_error->message + "; ";
+    }
+    for (const Error& error : run.write_errors) {
+      if (error.code != Errc::full) found += "a write failed with " + error.message + "; ";
+    }
+    if (!run.write_errors.empty() && run.write_errors.size() < tips.size()) ++partly_written;
+    if (!found.empty()) problems.push_back(name + ": " + found);
+  }
+  EXPECT_TRUE(problems.empty()) << first_lines(problems);
+  EXPECT_GT(partly_written, 0);
+}
+
+// Every I/O operation of a backup fails in turn, once and for good.
+TEST_F(FaultTest, ABackupUnderAFaultFailsCleanlyOrMakesAWholeCopy) {
+  const std::vector<Tip> tips = make_tips(2);
+  const fs::path source = temp_.path() / "tipline.db";
+  const auto stored = fill(source, key_, tips);
+  ASSERT_EQ(stored.size(), tips.size());
+  const crypto::Secret backup_key = crypto::Secret::random(kKeyBytes);
+  const fault_vfs::AsDefault fault_vfs_by_default;
+  fault_vfs::clear();
+  ASSERT_TRUE(backup(source, key_, run_dir("clean") / "copy.db", backup_key));
+  const std::uint64_t total = fault_vfs::operations();
+
+  std::vector<std::string> problems;
+  int failed = 0;
+  for (std::uint64_t nth = 1; nth <= total; ++nth) {
+    for (const Mode mode : {Mode::once, Mode::persistent}) {
+      const std::string name = std::string(name_of(mode)) + "-" + std::to_string(nth);
+      const fs::path dir = run_dir(name);
+      const fs::path copy = dir / "copy.db";
+      arm(mode, nth);
+      const auto copied = backup(source, key_, copy, backup_key);
+      fault_vfs::clear();
+      std::string found;
+      if (!copied) {
+        ++failed;
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+          if (fs::exists(copy.string() + suffix)) found += copy.string() + suffix + " exists; ";
+        }
+      } else {
+        found += problems_in(copy, backup_key, tips, stored);
+      }
+      for (const std::string& partial : partial_files(dir)) found += partial + " is left; ";
+      if (!found.empty()) problems.push_back(name + ": " + found);
+      fs::remove_all(dir);
+    }
+  }
+  EXPECT_TRUE(problems.empty()) << first_lines(problems);
+  EXPECT_GT(failed, 0);
+  EXPECT_EQ(problems_in(source, key_, tips, stored), "");
+}
+
+// Every I/O operation of a rekey fails in turn, once and for good: the database must then
+// open with exactly one of the two keys and hold everything.
+TEST_F(FaultTest, ARekeyUnderAFaultLeavesTheDatabaseWholeUnderOneKey) {
+  const std::vector<Tip> tips = make_tips(2);
+  const fs::path pristine = temp_.path() / "pristine.db";
+  const auto stored = fill(pristine, key_, tips);
+  ASSERT_EQ(stored.size(), tips.size());
+  ASSERT_FALSE(fs::exists(pristine.string() + "-wal"));
+  const crypto::Secret new_key = crypto::Secret::random(kKeyBytes);
+  const fault_vfs::AsDefault fault_vfs_by_default;
+  const auto copy_of_pristine = [&](const std::string& name) {
+    fs::path file = run_dir(name) / "tipline.db";
+    fs::copy_file(pristine, file);
+    return file;
+  };
+  fault_vfs::clear();
+  ASSERT_TRUE(rekey(copy_of_pristine("clean"), key_, new_key));
+  const std::uint64_t total = fault_vfs::operations();
+
+  std::vector<std::string> problems;
+  int failed = 0;
+  for (std::uint64_t nth = 1; nth <= total; ++nth) {
+    for (const Mode mode : {Mode::once, Mode::persistent}) {
+      const std::string name = std::string(name_of(mode)) + "-" + std::to_string(nth);
+      const fs::path file = copy_of_pristine(name);
+      arm(mode, nth);
+      const auto rekeyed = rekey(file, key_, new_key);
+      fault_vfs::clear();
+      failed += rekeyed ? 0 : 1;
+      std::string found = problems_in(file, rekeyed ? new_key : key_, tips, stored);
+      for (const std::string& partial : partial_files(file.parent_path())) {
+        found += partial + " is left; ";
+      }
+      if (!found.empty()) problems.push_back(name + ": " + found);
+      fs::remove_all(file.parent_path());
+    }
+  }
+  EXPECT_TRUE(problems.empty()) << first_lines(problems);
+  EXPECT_GT(failed, 0);
+}
+
+}  // namespace
+}  // namespace tipline::storage
