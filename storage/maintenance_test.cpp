@@ -23,8 +23,9 @@ class MaintenanceTest : public test::StorageTest {
     for (int i = 0; i < 5; ++i) {
       ASSERT_OK(store
                     ->write([&](Database& db) {
-                      return test::add_submission(db, "s" + std::to_string(i),
-                                                  kToday - std::int64_t{i} * 10,
+                      std::string public_id = "s";
+                      public_id += std::to_string(i);
+                      return test::add_submission(db, public_id, kToday - std::int64_t{i} * 10,
                                                   test::pattern(70000 + i, i));
                     })
                     .get());
@@ -118,6 +119,13 @@ TEST_F(MaintenanceTest, RestoreRefusesAnExistingDatabaseAndAWrongBackupKey) {
       restore(dir_ / "backup.db", crypto::Secret::random(kKeyBytes), dir_ / "new.db", key_);
   ASSERT_FALSE(wrong.has_value());
   EXPECT_EQ(wrong.error().code, Errc::key_mismatch);
+  EXPECT_FALSE(fs::exists(dir_ / "new.db"));
+  // A WAL left behind by a database moved away would be replayed into the restored one.
+  testing::write_file(dir_ / "new.db-wal", "stale");
+  const auto stale = restore(dir_ / "backup.db", key_, dir_ / "new.db", key_);
+  ASSERT_FALSE(stale.has_value());
+  EXPECT_EQ(stale.error().code, Errc::exists);
+  EXPECT_NE(stale.error().message.find("write-ahead log"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir_ / "new.db"));
 }
 

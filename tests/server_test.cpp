@@ -228,11 +228,12 @@ TEST_F(ServerTest, SigintStopsTooAndPortsAreFreedAfterwards) {
 
 TEST_F(ServerTest, ServeNamesAnAddressAlreadyInUse) {
   auto first = start();
-  const std::string config =
-      write_config("[source]\nport = " + std::to_string(source_port_) + "\n[reviewer]\nport = 0\n",
-                   "clash.toml")
-          .string();
-  const Outcome second = run({kServer, "serve", "--config", config}, seconds(20));
+  // A second instance: a second server on the first one's database is refused earlier.
+  const fs::path other = dir_.path() / "other";
+  ASSERT_EQ(run({kServer, "init", other.string()}).exit_code, 0);
+  const fs::path config = other / "clash.toml";
+  std::ofstream(config) << "[source]\nport = " << source_port_ << "\n[reviewer]\nport = 0\n";
+  const Outcome second = run({kServer, "serve", "--config", config.string()}, seconds(20));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(contains(second.err, "cannot listen on 127.0.0.1 port " +
                                        std::to_string(source_port_) + ": Address already in use"))

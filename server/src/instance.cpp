@@ -13,6 +13,8 @@
 #include "tipline/crypto/x25519.h"
 #include "tipline/server/server.h"
 #include "tipline/storage/database.h"
+#include "tipline/storage/maintenance.h"
+#include "tipline/storage/store.h"
 #include "tls.h"
 
 namespace tipline::server {
@@ -140,9 +142,12 @@ tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
   }
   auto key = storage::read_key_file(key_file);
   if (!key) return tl::unexpected(Error{Errc::database, key.error().message});
-  auto database =
-      storage::Database::open(dir / "tipline.db", *key, storage::Database::Mode::create_new);
-  if (!database) return tl::unexpected(Error{Errc::database, database.error().message});
+  // The store runs every migration; closing it right away leaves the full schema on disk.
+  if (auto store =
+          storage::Store::open(dir / "tipline.db", *key, storage::Database::Mode::create_new);
+      !store) {
+    return tl::unexpected(Error{Errc::database, store.error().message});
+  }
   if (demo) return write_demo_offline_keys(dir / "demo-offline-keys");
   return {};
 }
@@ -150,10 +155,8 @@ tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
 tl::expected<void, Error> check_instance(const config::Config& config) {
   auto key = storage::read_key_file(config.database_key_file);
   if (!key) return tl::unexpected(Error{Errc::database, key.error().message});
-  auto database =
-      storage::Database::open(config.database_file, *key, storage::Database::Mode::open_existing);
-  if (!database) return tl::unexpected(Error{Errc::database, database.error().message});
-  if (auto checked = database->check_integrity(); !checked) {
+  // Read-only and without the lock, so it also checks the database of a running server.
+  if (auto checked = storage::check(config.database_file, *key); !checked) {
     return tl::unexpected(Error{Errc::database, checked.error().message});
   }
   for (const config::Listener* listener : {&config.source, &config.reviewer}) {

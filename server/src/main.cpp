@@ -1,8 +1,14 @@
-// tipline-server: creates, checks and serves a Tipline instance.
+// tipline-server: creates, checks and serves a Tipline instance, and operates its database.
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <system_error>
 
+#include "database_commands.h"
 #include "tipline/config/config.h"
 #include "tipline/crypto/secret.h"
 #include "tipline/server/server.h"
@@ -19,6 +25,40 @@ constexpr const char* kFooter =
 Quick start: `tipline-server init demo --demo` then
 `tipline-server serve --config demo/tipline.toml`; stop it with Ctrl-C or SIGTERM.)";
 
+constexpr const char* kDbFooter =
+    R"(check, backup, purge and vacuum work while the server runs. restore and rekey replace
+the database file: stop the server first (they refuse to run while it holds the database).
+No command prints a key.)";
+
+constexpr const char* kBackupFooter =
+    R"(Without --key-file the backup is encrypted with the instance's own database key: restoring
+it needs that key file, so keep a copy of it in a safe place, apart from the backup.
+With --key-file KEYFILE it is encrypted with the key in KEYFILE instead; when KEYFILE does
+not exist it is created with a new random key. Keep KEYFILE apart from the backup: anyone
+who holds both can open it. backup never overwrites a file.)";
+
+constexpr const char* kRestoreFooter =
+    R"(The backup is opened with --key-file KEYFILE, or by default with the instance's database
+key. restore never overwrites: when the database file exists, move it aside first together
+with its -wal and -shm files if any, e.g. `mv tipline.db tipline.db.old`. Refused while a
+server runs.)";
+
+constexpr const char* kRekeyFooter =
+    R"(By default the configured key file KEYFILE is replaced: the new key is written to
+KEYFILE.new (mode 0600), the database is re-encrypted, then KEYFILE.new is renamed over
+KEYFILE. If rekey is interrupted after the database was replaced but before that rename,
+KEYFILE.new holds the key that opens the database: move it over KEYFILE.
+With --new-key-file FILE the new key goes to FILE and KEYFILE is left alone: set
+database.key_file in the configuration to FILE afterwards.
+Either way the old key no longer opens the database. Backups made with it still need it:
+copy the old key file somewhere safe first if you may have to restore one.)";
+
+constexpr const char* kPurgeFooter =
+    R"(Always deleted: expired drafts and uploads, expired request-signature nonces, and blobs
+that nothing refers to any more. Submissions go only with --older-than DAYS: those received
+DAYS or more days ago (UTC days; 0 deletes every submission), with their attachments,
+triage, notes and replies, and sources with nothing left that were last seen as long ago.)";
+
 int report(const std::string& message) {
   std::cerr << "tipline-server: " << message << '\n';
   return kExitFailure;
@@ -28,6 +68,19 @@ tl::expected<tipline::config::Config, int> load_config(const std::string& file) 
   auto config = tipline::config::load(file);
   if (!config) return tl::unexpected(report("invalid configuration:\n" + config.error().message));
   return std::move(*config);
+}
+
+std::string non_negative_days(const std::string& text) {
+  int value = -1;
+  const char* end = text.data() + text.size();
+  const auto parsed = std::from_chars(text.data(), end, value);
+  if (parsed.ec == std::errc() && parsed.ptr == end && value >= 0) return {};
+  return "DAYS must be a whole number of days, 0 or more, not " + text;
+}
+
+std::optional<std::filesystem::path> given(const CLI::Option* option, const std::string& value) {
+  if (option->count() == 0) return std::nullopt;
+  return value;
 }
 
 }  // namespace
@@ -60,6 +113,73 @@ int main(int argc, char** argv) {
       "check", "Validate a configuration, open the database and load the TLS keys, then exit");
   check->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")->required();
 
+  auto* db = app.add_subcommand(
+      "db", "Operate the database: check, backup, restore, rekey, purge, vacuum");
+  db->footer(kDbFooter);
+  db->require_subcommand(1);
+  const auto add_db_command = [&](const char* name, const char* description) {
+    auto* command = db->add_subcommand(name, description);
+    command->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")
+        ->required()
+        ->type_name("FILE");
+    return command;
+  };
+  std::string file;
+  std::string key_file;
+  int days = 0;
+  auto* db_check = add_db_command(
+      "check",
+      "Integrity and foreign key checks over every page; prints the schema version, the "
+      "numbers of submissions and blobs, and the file size (works while the server runs)");
+  auto* db_backup = add_db_command(
+      "backup",
+      "Write an encrypted copy of the database to a new file (works while the server runs)");
+  db_backup->footer(kBackupFooter);
+  db_backup->add_option("-o,--output", file, "Backup file to write (must not exist)")
+      ->required()
+      ->type_name("FILE");
+  auto* backup_key =
+      db_backup
+          ->add_option("--key-file", key_file,
+                       "Encrypt the backup with the key in KEYFILE (mode 0600), created with a "
+                       "new random key if it does not exist")
+          ->type_name("KEYFILE");
+  auto* db_restore = add_db_command(
+      "restore",
+      "Write a backup as the configured database file, encrypted with the instance's "
+      "database key (stop the server first)");
+  db_restore->footer(kRestoreFooter);
+  db_restore->add_option("-i,--input", file, "Backup file to restore")
+      ->required()
+      ->type_name("FILE");
+  auto* restore_key =
+      db_restore
+          ->add_option("--key-file", key_file,
+                       "Key file the backup was made with (default: the instance's database key)")
+          ->type_name("KEYFILE");
+  auto* db_rekey = add_db_command(
+      "rekey", "Re-encrypt the database with a new random key (stop the server first)");
+  db_rekey->footer(kRekeyFooter);
+  auto* new_key = db_rekey
+                      ->add_option("--new-key-file", key_file,
+                                   "Write the new key to this new file (mode 0600) and leave "
+                                   "the configured key file alone")
+                      ->type_name("FILE");
+  auto* db_purge = add_db_command(
+      "purge",
+      "Delete what retention no longer keeps, then truncate the write-ahead log (works while "
+      "the server runs)");
+  db_purge->footer(kPurgeFooter);
+  auto* older_than =
+      db_purge
+          ->add_option("--older-than", days,
+                       "Also delete submissions received DAYS (0 or more) days ago or earlier")
+          ->type_name("DAYS")
+          ->check(CLI::Validator(non_negative_days, ""));
+  add_db_command("vacuum",
+                 "Rebuild the database file without free pages, then truncate the write-ahead "
+                 "log (works while the server runs; its writes wait until vacuum is done)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -84,6 +204,25 @@ int main(int argc, char** argv) {
   }
   auto config = load_config(config_file);
   if (!config) return config.error();
+  if (*db) {
+    namespace ops = tipline::server::db;
+    tl::expected<void, tipline::server::Error> done;
+    if (*db_check) {
+      done = ops::check(*config, std::cout);
+    } else if (*db_backup) {
+      done = ops::backup(*config, file, given(backup_key, key_file), std::cout);
+    } else if (*db_restore) {
+      done = ops::restore(*config, file, given(restore_key, key_file), std::cout);
+    } else if (*db_rekey) {
+      done = ops::rekey(*config, given(new_key, key_file), std::cout);
+    } else if (*db_purge) {
+      done = ops::purge(*config, older_than->count() > 0 ? std::optional(days) : std::nullopt,
+                        std::cout);
+    } else {
+      done = ops::vacuum(*config, std::cout);
+    }
+    return done ? 0 : report(done.error().message);
+  }
   if (*check) {
     if (auto checked = tipline::server::check_instance(*config); !checked) {
       return report(checked.error().message);

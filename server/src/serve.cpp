@@ -22,6 +22,7 @@
 #include "tipline/server/log.h"
 #include "tipline/server/server.h"
 #include "tipline/storage/database.h"
+#include "tipline/storage/store.h"
 #include "tls.h"
 
 namespace tipline::server {
@@ -372,12 +373,14 @@ log::Level log_level(config::LogLevel level) {
 tl::expected<void, Error> serve(const config::Config& config) {
   log::set_level(log_level(config.log_level));
 
-  // Open the database first: a wrong key must stop the server before it listens.
+  // Open the database first: a wrong key, an older schema that cannot be migrated or a
+  // second server on the same database must stop the server before it listens. The store
+  // lives until serve returns, holding the lock that keeps restore and rekey out.
   auto key = storage::read_key_file(config.database_key_file);
   if (!key) return tl::unexpected(Error{Errc::database, key.error().message});
-  auto database =
-      storage::Database::open(config.database_file, *key, storage::Database::Mode::open_existing);
-  if (!database) return tl::unexpected(Error{Errc::database, database.error().message});
+  auto store =
+      storage::Store::open(config.database_file, *key, storage::Database::Mode::open_existing);
+  if (!store) return tl::unexpected(Error{Errc::database, store.error().message});
 
   std::unique_ptr<ssl::context> source_tls;
   if (config.source.transport == config::Transport::tls) {

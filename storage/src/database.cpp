@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace tipline::storage {
@@ -228,25 +229,58 @@ tl::expected<Database, Error> Database::open(const fs::path& file, const crypto:
   return database;
 }
 
-Database::Database(sqlite3* db) : db_(db) {}
+// Idle compiled statements by SQL text. Bounded: past the bound, returned statements are
+// finalized instead of kept.
+struct Statement::Cache {
+  static constexpr std::size_t kMaxIdle = 64;
+  std::unordered_multimap<std::string, sqlite3_stmt*> idle;
+
+  ~Cache() {
+    for (auto& [sql, statement] : idle) sqlite3_finalize(statement);
+  }
+  void give_back(sqlite3_stmt* statement) {
+    if (idle.size() >= kMaxIdle) {
+      sqlite3_finalize(statement);
+      return;
+    }
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    idle.emplace(sqlite3_sql(statement), statement);
+  }
+  sqlite3_stmt* take(std::string_view sql) {
+    const auto found = idle.find(std::string(sql));
+    if (found == idle.end()) return nullptr;
+    sqlite3_stmt* statement = found->second;
+    idle.erase(found);
+    return statement;
+  }
+};
+
+Database::Database(sqlite3* db) : db_(db), cache_(std::make_unique<Statement::Cache>()) {}
 
 Database::Database(Database&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
+      cache_(std::move(other.cache_)),
       schema_changes_allowed_(other.schema_changes_allowed_) {
   if (db_ != nullptr) install_authorizer();
 }
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
+    cache_.reset();
     sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
+    cache_ = std::move(other.cache_);
     schema_changes_allowed_ = other.schema_changes_allowed_;
     if (db_ != nullptr) install_authorizer();
   }
   return *this;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  cache_.reset();  // finalizes the idle statements, so the close below is complete
+  sqlite3_close_v2(db_);
+}
 
 // The authorizer is registered with `this`, so a move registers it again.
 void Database::install_authorizer() { sqlite3_set_authorizer(db_, &Database::authorize, this); }
@@ -299,11 +333,12 @@ int Database::authorize(void* self, int action, const char* arg1, const char* ar
 }
 
 tl::expected<Statement, Error> Database::prepare(std::string_view sql) {
+  if (sqlite3_stmt* cached = cache_->take(sql)) return Statement(cached, db_, cache_.get());
   sqlite3_stmt* statement = nullptr;
   const int rc =
       sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
   if (rc != SQLITE_OK) return sqlite_failure(db_, rc, sql);
-  return Statement(statement, db_);
+  return Statement(statement, db_, cache_.get());
 }
 
 tl::expected<void, Error> Database::exec(const std::string& sql) {
@@ -357,18 +392,28 @@ tl::expected<void, Error> Database::copy_to(Database& destination) {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : statement_(std::exchange(other.statement_, nullptr)), db_(other.db_) {}
+    : statement_(std::exchange(other.statement_, nullptr)), db_(other.db_), cache_(other.cache_) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(statement_);
+    release();
     statement_ = std::exchange(other.statement_, nullptr);
     db_ = other.db_;
+    cache_ = other.cache_;
   }
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(statement_); }
+Statement::~Statement() { release(); }
+
+void Statement::release() {
+  if (statement_ == nullptr) return;
+  if (cache_ != nullptr) {
+    cache_->give_back(std::exchange(statement_, nullptr));
+  } else {
+    sqlite3_finalize(std::exchange(statement_, nullptr));
+  }
+}
 
 Statement& Statement::bind_at(int index, std::int64_t value) {
   [[maybe_unused]] const int rc = sqlite3_bind_int64(statement_, index, value);

@@ -140,6 +140,12 @@ tl::expected<void, Error> restore(const fs::path& backup_file, const crypto::Sec
   auto lock = DatabaseLock::acquire(database);
   if (!lock) return tl::unexpected(lock.error());
   if (auto absent = refuse_existing(database); !absent) return absent;
+  // SQLite would replay a WAL left by the old database into the restored one.
+  if (auto absent = refuse_existing(database.string() + "-wal"); !absent) {
+    return failure(Errc::exists, absent.error().message +
+                                     " (the write-ahead log of an old database: move it aside "
+                                     "together with that database)");
+  }
   auto source = Database::open(backup_file, backup_key, Database::Mode::open_existing,
                                {.vfs = {}, .read_only = true});
   if (!source) return tl::unexpected(source.error());

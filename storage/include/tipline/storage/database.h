@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -94,10 +95,14 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3_stmt* statement, sqlite3* db) : statement_(statement), db_(db) {}
+  struct Cache;
+  void release();
+  Statement(sqlite3_stmt* statement, sqlite3* db, Cache* cache)
+      : statement_(statement), db_(db), cache_(cache) {}
 
   sqlite3_stmt* statement_ = nullptr;
   sqlite3* db_ = nullptr;
+  Cache* cache_ = nullptr;  // where the statement goes back to when destroyed
 };
 
 class Database {
@@ -127,6 +132,7 @@ class Database {
   Database& operator=(const Database&) = delete;
   ~Database();
 
+  // Compiled statements are kept and reused, so preparing the same text again is cheap.
   [[nodiscard]] tl::expected<Statement, Error> prepare(std::string_view sql);
   // Runs one or more statements that take no parameters.
   [[nodiscard]] tl::expected<void, Error> exec(const std::string& sql);
@@ -161,6 +167,7 @@ class Database {
                        const char* database, const char* trigger);
 
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Statement::Cache> cache_;
   bool schema_changes_allowed_ = false;
 };
 

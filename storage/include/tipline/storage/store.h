@@ -1,8 +1,10 @@
 // The store: one writer thread with group commit, and a pool of readers.
 //
 // write() queues a transaction for the writer thread, which runs queued transactions
-// back to back inside one SQLite transaction (each in its own savepoint, so one that
-// fails is rolled back alone) and commits them with one fsync. The returned future
+// back to back inside one SQLite transaction and commits them with one fsync. When one
+// fails, the shared transaction is rolled back and the others run again without it, so a
+// work function may run more than once: it must have no effect outside the database
+// except setting its own result. The returned future
 // resolves only after that commit is durable, or with the error that stopped it: a write
 // never reports success unless it is on disk. read() runs on a reader connection in one
 // read transaction, concurrently with the writer (WAL).
