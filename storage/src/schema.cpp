@@ -49,8 +49,8 @@ CREATE TABLE drafts (
   expires_hour INTEGER NOT NULL
 );
 
--- A tus upload in progress. The declared length and the offset reached; no file name or
--- other metadata (the browser seals those inside the age file).
+-- A tus upload in progress: its declared length; the offset reached is its blob's size.
+-- No file name or other metadata (the browser seals those inside the age file).
 CREATE TABLE uploads (
   id           INTEGER PRIMARY KEY,
   public_id    TEXT NOT NULL UNIQUE,
