@@ -11,9 +11,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "fault_vfs.h"
@@ -135,8 +136,10 @@ struct Workload {
 
 // Creates a database, writes the tips one commit at a time, reads each back after its
 // write succeeds, and closes the store: all of it through the fault VFS.
-Workload run_workload(const fs::path& file, const crypto::Secret& key,
-                      const std::vector<Tip>& tips) {
+// `before_last_write` runs just before the last tip is written.
+Workload run_workload(
+    const fs::path& file, const crypto::Secret& key, const std::vector<Tip>& tips,
+    const std::function<void()>& before_last_write = [] {}) {
   Workload run;
   auto store = Store::open(file, key, Database::Mode::create_new,
                            {.readers = 1, .max_batch = 8, .vfs = fault_vfs::name()});
@@ -146,6 +149,7 @@ Workload run_workload(const fs::path& file, const crypto::Secret& key,
   }
   for (const Tip& tip : tips) {
     run.last_write_after_fault = fault_vfs::injected() > 0;
+    if (&tip == &tips.back()) before_last_write();
     auto written = (*store)->write([&tip](Database& db) { return store_tip(db, tip); }).get();
     run.last_write_succeeded = written.has_value();
     if (!written) {
@@ -366,28 +370,71 @@ TEST_F(FaultTest, AFullDiskGivesErrorsThatSaySoAndLosesNothing) {
   constexpr std::uint64_t kSteps = 12;
   std::vector<std::string> problems;
   int partly_written = 0;
+  int recovered = 0;  // stores that failed writes, then took one once there was space
   for (std::uint64_t step = 0; step < kSteps; ++step) {
-    const std::uint64_t budget = needed * step / kSteps;
-    const std::string name = "budget-" + std::to_string(budget);
-    const fs::path file = run_dir(name) / "tipline.db";
-    fault_vfs::limit_growth(budget);
-    const Workload run = run_workload(file, key_, tips);
-    fault_vfs::clear();
-    std::string found = problems_after_fault(run, file, key_, tips);
-    if (run.open_error && run.open_error->code != Errc::full) {
-      found += "opening failed with " + run.open_error->message + "; ";
+    // Space comes back either after the store has closed or while it is still open.
+    for (const bool space_returns_before_last_write : {false, true}) {
+      const std::uint64_t budget = needed * step / kSteps;
+      const std::string name =
+          "budget-" + std::to_string(budget) + (space_returns_before_last_write ? "-freed" : "");
+      const fs::path file = run_dir(name) / "tipline.db";
+      fault_vfs::limit_growth(budget);
+      const Workload run = space_returns_before_last_write
+                               ? run_workload(file, key_, tips, [] { fault_vfs::clear(); })
+                               : run_workload(file, key_, tips);
+      fault_vfs::clear();
+      std::string found = problems_after_fault(run, file, key_, tips);
+      if (run.open_error && run.open_error->code != Errc::full) {
+        found += "opening failed with " + run.open_error->message + "; ";
+      }
+      for (const Error& error : run.write_errors) {
+        if (error.code != Errc::full) found += "a write failed with " + error.message + "; ";
+      }
+      if (space_returns_before_last_write && !run.open_error && !run.last_write_succeeded) {
+        found += "the store took no write once there was space again; ";
+      }
+      if (!run.write_errors.empty() && run.write_errors.size() < tips.size()) ++partly_written;
+      if (space_returns_before_last_write && !run.write_errors.empty() &&
+          run.last_write_succeeded) {
+        ++recovered;
+      }
+      if (!found.empty()) problems.push_back(name + ": " + found);
     }
-    for (const Error& error : run.write_errors) {
-      if (error.code != Errc::full) found += "a write failed with " + error.message + "; ";
-    }
-    if (!run.write_errors.empty() && run.write_errors.size() < tips.size()) ++partly_written;
-    if (!found.empty()) problems.push_back(name + ": " + found);
   }
   EXPECT_TRUE(problems.empty()) << first_lines(problems);
   EXPECT_GT(partly_written, 0);
+  EXPECT_GT(recovered, 0);
 }
 
-// A failing operation anywhere in a backup, at the points swept() picks.
+// One fault for the maintenance tests: its name in reports, and how to arm it.
+struct FaultPoint {
+  std::string name;
+  std::function<void()> arm;
+};
+
+// Every operation failing once, persistent faults at the points swept() picks, and a full
+// disk at budgets from nothing up to what the clean run needed (`total` operations,
+// `growth` bytes).
+std::vector<FaultPoint> fault_points(std::uint64_t total, std::uint64_t growth) {
+  std::vector<FaultPoint> points;
+  for (std::uint64_t nth = 1; nth <= total; ++nth) {
+    for (const Mode mode : {Mode::once, Mode::persistent}) {
+      if (!swept(mode, nth)) continue;
+      points.push_back({std::string(name_of(mode)) + "-" + std::to_string(nth),
+                        [mode, nth] { arm(mode, nth); }});
+    }
+  }
+  constexpr std::uint64_t kBudgets = 16;
+  for (std::uint64_t step = 0; step < kBudgets; ++step) {
+    const std::uint64_t budget = growth * step / kBudgets;
+    points.push_back(
+        {"budget-" + std::to_string(budget), [budget] { fault_vfs::limit_growth(budget); }});
+  }
+  return points;
+}
+
+// A backup under each of fault_points(): it fails leaving nothing behind, or reports
+// success and the copy is whole.
 TEST_F(FaultTest, ABackupUnderAFaultFailsCleanlyOrMakesAWholeCopy) {
   const std::vector<Tip> tips = make_tips(1, kSmallBlobBytes);
   const fs::path source = temp_.path() / "tipline.db";
@@ -397,40 +444,37 @@ TEST_F(FaultTest, ABackupUnderAFaultFailsCleanlyOrMakesAWholeCopy) {
   const fault_vfs::AsDefault fault_vfs_by_default;
   fault_vfs::clear();
   ASSERT_TRUE(backup(source, key_, run_dir("clean") / "copy.db", backup_key));
-  const std::uint64_t total = fault_vfs::operations();
+  const auto points = fault_points(fault_vfs::operations(), fault_vfs::growth());
 
   std::vector<std::string> problems;
   int failed = 0;
-  for (std::uint64_t nth = 1; nth <= total; ++nth) {
-    for (const Mode mode : {Mode::once, Mode::persistent}) {
-      if (!swept(mode, nth)) continue;
-      const std::string name = std::string(name_of(mode)) + "-" + std::to_string(nth);
-      const fs::path dir = run_dir(name);
-      const fs::path copy = dir / "copy.db";
-      arm(mode, nth);
-      const auto copied = backup(source, key_, copy, backup_key);
-      fault_vfs::clear();
-      std::string found;
-      if (!copied) {
-        ++failed;
-        for (const char* suffix : {"", "-wal", "-shm"}) {
-          if (fs::exists(copy.string() + suffix)) found += copy.string() + suffix + " exists; ";
-        }
-      } else {
-        found += problems_in(copy, backup_key, tips, stored);
+  for (const FaultPoint& point : points) {
+    const fs::path dir = run_dir(point.name);
+    const fs::path copy = dir / "copy.db";
+    point.arm();
+    const auto copied = backup(source, key_, copy, backup_key);
+    fault_vfs::clear();
+    std::string found;
+    if (!copied) {
+      ++failed;
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        if (fs::exists(copy.string() + suffix)) found += copy.string() + suffix + " exists; ";
       }
-      for (const std::string& partial : partial_files(dir)) found += partial + " is left; ";
-      if (!found.empty()) problems.push_back(name + ": " + found);
-      fs::remove_all(dir);
+    } else if (std::string copy_problems = problems_in(copy, backup_key, tips, stored);
+               !copy_problems.empty()) {
+      found += "reported success, but " + copy_problems + "; ";
     }
+    for (const std::string& partial : partial_files(dir)) found += partial + " is left; ";
+    if (!found.empty()) problems.push_back(point.name + ": " + found);
+    fs::remove_all(dir);
   }
   EXPECT_TRUE(problems.empty()) << first_lines(problems);
   EXPECT_GT(failed, 0);
   EXPECT_EQ(problems_in(source, key_, tips, stored), "");
 }
 
-// A failing operation anywhere in a rekey, at the points swept() picks: the database must
-// then open with exactly one of the two keys and hold everything.
+// A rekey under each of fault_points(): the database must then open with exactly one of
+// the two keys (the new one only if rekey reported success) and hold everything.
 TEST_F(FaultTest, ARekeyUnderAFaultLeavesTheDatabaseWholeUnderOneKey) {
   const std::vector<Tip> tips = make_tips(1, kSmallBlobBytes);
   const fs::path pristine = temp_.path() / "pristine.db";
@@ -446,26 +490,23 @@ TEST_F(FaultTest, ARekeyUnderAFaultLeavesTheDatabaseWholeUnderOneKey) {
   };
   fault_vfs::clear();
   ASSERT_TRUE(rekey(copy_of_pristine("clean"), key_, new_key));
-  const std::uint64_t total = fault_vfs::operations();
+  const auto points = fault_points(fault_vfs::operations(), fault_vfs::growth());
 
   std::vector<std::string> problems;
   int failed = 0;
-  for (std::uint64_t nth = 1; nth <= total; ++nth) {
-    for (const Mode mode : {Mode::once, Mode::persistent}) {
-      if (!swept(mode, nth)) continue;
-      const std::string name = std::string(name_of(mode)) + "-" + std::to_string(nth);
-      const fs::path file = copy_of_pristine(name);
-      arm(mode, nth);
-      const auto rekeyed = rekey(file, key_, new_key);
-      fault_vfs::clear();
-      failed += rekeyed ? 0 : 1;
-      std::string found = problems_in(file, rekeyed ? new_key : key_, tips, stored);
-      for (const std::string& partial : partial_files(file.parent_path())) {
-        found += partial + " is left; ";
-      }
-      if (!found.empty()) problems.push_back(name + ": " + found);
-      fs::remove_all(file.parent_path());
+  for (const FaultPoint& point : points) {
+    const fs::path file = copy_of_pristine(point.name);
+    point.arm();
+    const auto rekeyed = rekey(file, key_, new_key);
+    fault_vfs::clear();
+    failed += rekeyed ? 0 : 1;
+    std::string found = problems_in(file, rekeyed ? new_key : key_, tips, stored);
+    if (rekeyed && !found.empty()) found = "reported success, but " + found + "; ";
+    for (const std::string& partial : partial_files(file.parent_path())) {
+      found += partial + " is left; ";
     }
+    if (!found.empty()) problems.push_back(point.name + ": " + found);
+    fs::remove_all(file.parent_path());
   }
   EXPECT_TRUE(problems.empty()) << first_lines(problems);
   EXPECT_GT(failed, 0);

@@ -77,10 +77,11 @@ tl::expected<std::string, Error> query_text(sqlite3* db, const char* sql) {
       if (const auto* text = sqlite3_column_text(statement, 0)) {
         value = reinterpret_cast<const char*>(text);
       }
-      rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-      rc = SQLITE_OK;
+      // Step to the end: a pragma's effect (and its failure) can come after its row.
+      while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+      }
     }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
   }
   sqlite3_finalize(statement);
   if (rc != SQLITE_OK) return sqlite_failure(db, rc, sql);
@@ -185,6 +186,22 @@ tl::expected<void, Error> create_key_file(const fs::path& file) {
   return {};
 }
 
+tl::expected<Database, Error> Database::connect(const fs::path& file, const crypto::Secret& key,
+                                                const Options& options) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                 options.vfs.empty() ? nullptr : options.vfs.c_str());
+  Database database(raw);  // closes the handle on every path, even when open failed
+  if (rc != SQLITE_OK) {
+    return failure(Errc::io, std::string("cannot open database: ") +
+                                 (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  if (auto configured = configure(raw, key); !configured) {
+    return tl::unexpected(configured.error());
+  }
+  return database;
+}
+
 tl::expected<Database, Error> Database::open(const fs::path& file, const crypto::Secret& key,
                                              Mode mode, const Options& options) {
   if (key.size() != kKeyBytes) {
@@ -205,19 +222,18 @@ tl::expected<Database, Error> Database::open(const fs::path& file, const crypto:
                                         "with `tipline-server init`)");
   }
 
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                 options.vfs.empty() ? nullptr : options.vfs.c_str());
-  Database database(raw);  // closes the handle on every path, even when open failed
-  if (rc != SQLITE_OK) {
-    return failure(Errc::io, file.string() + ": cannot open database: " +
-                                 (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  auto database = connect(file, key, options);
+  // A failed read of the salt looks exactly like a wrong key (SQLCipher makes up a salt),
+  // so a wrong key is reported only when a second attempt agrees.
+  if (!database && database.error().code == Errc::key_mismatch) {
+    database = connect(file, key, options);
   }
-  if (auto configured = configure(raw, key); !configured) {
-    Error error = configured.error();
+  if (!database) {
+    Error error = database.error();
     error.message = file.string() + ": " + error.message;
     return tl::unexpected(std::move(error));
   }
+  sqlite3* raw = database->db_;
   // A busy wait only matters for another process (tipline-server db backup, check).
   sqlite3_busy_timeout(raw, 5000);
   if (options.read_only) {
@@ -225,7 +241,7 @@ tl::expected<Database, Error> Database::open(const fs::path& file, const crypto:
       return tl::unexpected(set.error());
     }
   }
-  database.install_authorizer();
+  database->install_authorizer();
   return database;
 }
 

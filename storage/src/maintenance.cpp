@@ -51,6 +51,19 @@ tl::expected<void, Error> ensure_encrypted(const fs::path& file) {
   return {};
 }
 
+tl::expected<void, Error> truncate_wal(Database& db) {
+  auto checkpoint = db.prepare("PRAGMA wal_checkpoint(TRUNCATE);");
+  if (!checkpoint) return tl::unexpected(checkpoint.error());
+  auto row = checkpoint->step();
+  if (!row) return tl::unexpected(row.error());
+  if (*row && checkpoint->integer(0) != 0) {
+    return failure(Errc::in_use,
+                   "the write-ahead log could not be truncated because another connection "
+                   "was reading; run the command again");
+  }
+  return {};
+}
+
 // Copies `source` into a new file next to `destination`, encrypted with `key`, checks it,
 // and returns the temporary file's name for the caller to move into place.
 tl::expected<fs::path, Error> copy_beside(Database& source, const fs::path& destination,
@@ -59,17 +72,23 @@ tl::expected<fs::path, Error> copy_beside(Database& source, const fs::path& dest
       destination.string() + ".partial-" + std::to_string(static_cast<long>(::getpid()));
   const auto discard = [&](Error error) {
     std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm"}) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
       fs::remove(temporary.string() + suffix, ignored);
     }
     return tl::unexpected(std::move(error));
   };
   {
     auto copy = Database::open(temporary, key, Database::Mode::create_new);
-    if (!copy) return tl::unexpected(copy.error());
+    if (!copy) {
+      // Errc::exists: the file is not ours to remove.
+      return copy.error().code == Errc::exists ? tl::unexpected(copy.error())
+                                               : discard(copy.error());
+    }
     if (auto copied = source.copy_to(*copy); !copied) return discard(copied.error());
     if (auto checked = copy->check_integrity(); !checked) return discard(checked.error());
-  }  // closing the last connection checkpoints the copy's WAL into the file
+    // Closing would fold the WAL into the file too, but silently: a full disk must show.
+    if (auto folded = truncate_wal(*copy); !folded) return discard(folded.error());
+  }
   if (auto encrypted = ensure_encrypted(temporary); !encrypted) return discard(encrypted.error());
   {
     auto reopened = Database::open(temporary, key, Database::Mode::open_existing);
@@ -106,19 +125,6 @@ tl::expected<std::int64_t, Error> count(Database& db, std::string_view sql) {
   auto row = query->step();
   if (!row) return tl::unexpected(row.error());
   return *row ? query->integer(0) : 0;
-}
-
-tl::expected<void, Error> truncate_wal(Database& db) {
-  auto checkpoint = db.prepare("PRAGMA wal_checkpoint(TRUNCATE);");
-  if (!checkpoint) return tl::unexpected(checkpoint.error());
-  auto row = checkpoint->step();
-  if (!row) return tl::unexpected(row.error());
-  if (*row && checkpoint->integer(0) != 0) {
-    return failure(Errc::in_use,
-                   "the write-ahead log could not be truncated because another connection "
-                   "was reading; run the command again");
-  }
-  return {};
 }
 
 }  // namespace

@@ -162,6 +162,9 @@ class Database {
 
  private:
   explicit Database(sqlite3* db);
+  // Opens and keys one connection, without the file checks of open().
+  static tl::expected<Database, Error> connect(const std::filesystem::path& file,
+                                               const crypto::Secret& key, const Options& options);
   void install_authorizer();
   static int authorize(void* self, int action, const char* arg1, const char* arg2,
                        const char* database, const char* trigger);
