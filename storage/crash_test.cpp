@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "support/process.h"
+#include "testing/crash_content.h"
 #include "tipline/crypto/secret.h"
 #include "tipline/storage/blobs.h"
 #include "tipline/storage/database.h"
@@ -44,6 +45,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using crash::blob_bytes;
+using crash::blob_size;
+using crash::digest;
+using crash::has_blob;
 using std::chrono::milliseconds;
 
 constexpr int kMaxRounds = 40;
@@ -55,34 +60,6 @@ constexpr int kWriterThreads = 16;
 // apart never reuse an id, not even one committed but never acknowledged.
 constexpr std::int64_t kIdStride = 1'000'000;
 constexpr std::size_t kMinAcks = 2000;
-
-// The derivations of crash_writer.cpp, repeated so the check does not trust the writer.
-std::array<std::byte, 32> digest(const std::string& text) {
-  std::array<std::byte, 32> out{};
-  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                     reinterpret_cast<const unsigned char*>(text.data()), text.size(), nullptr, 0);
-  return out;
-}
-
-bool has_blob(std::int64_t id) { return id % 4 == 0; }
-
-std::size_t blob_size(std::int64_t id) {
-  const auto hash = digest("crash-size-" + std::to_string(id));
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < 4; ++i) {
-    value = (value << 8) | std::to_integer<std::uint32_t>(hash[i]);
-  }
-  const std::uint32_t limit = (id / 4) % 4 == 0 ? 200 * 1024 : 8 * 1024;
-  return 1 + value % limit;
-}
-
-std::vector<std::byte> blob_bytes(std::int64_t id) {
-  std::vector<std::byte> bytes(blob_size(id));
-  const auto seed = digest("crash-blob-" + std::to_string(id));
-  randombytes_buf_deterministic(bytes.data(), bytes.size(),
-                                reinterpret_cast<const unsigned char*>(seed.data()));
-  return bytes;
-}
 
 struct Ack {
   std::int64_t id = 0;

@@ -22,16 +22,6 @@ const std::string kServer = TIPLINE_SERVER_BINARY;
 constexpr const char* kInUse = "the database is in use by another process";
 constexpr const char* kKeyMismatch = "database key does not match this database";
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-unsigned mode_of(const fs::path& file) {
-  struct stat info {};
-  EXPECT_EQ(::stat(file.c_str(), &info), 0) << file;
-  return info.st_mode & 07777;
-}
-
 class DbCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {

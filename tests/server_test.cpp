@@ -20,16 +20,6 @@ using std::chrono::seconds;
 const std::string kServer = TIPLINE_SERVER_BINARY;
 const std::string kReview = TIPLINE_REVIEW_BINARY;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-unsigned mode_of(const fs::path& file) {
-  struct stat info {};
-  EXPECT_EQ(::stat(file.c_str(), &info), 0) << file;
-  return info.st_mode & 07777;
-}
-
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {

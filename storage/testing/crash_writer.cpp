@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "crash_content.h"
 #include "tipline/crypto/secret.h"
 #include "tipline/storage/blobs.h"
 #include "tipline/storage/database.h"
@@ -36,38 +37,12 @@
 namespace tipline::storage {
 namespace {
 
+using crash::blob_bytes;
+using crash::digest;
+using crash::has_blob;
+
 constexpr std::int64_t kMaxWrites = 1'000'000;
 constexpr auto kMaxRuntime = std::chrono::seconds(120);
-
-// The derivations below are repeated in crash_test.cpp, which checks them independently.
-std::array<std::byte, 32> digest(const std::string& text) {
-  std::array<std::byte, 32> out{};
-  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                     reinterpret_cast<const unsigned char*>(text.data()), text.size(), nullptr, 0);
-  return out;
-}
-
-bool has_blob(std::int64_t id) { return id % 4 == 0; }
-
-// Mostly small blobs, and one in four up to 200 KiB (several chunk rows), so most commits
-// stay quick while large multi-chunk transactions are still killed often.
-std::size_t blob_size(std::int64_t id) {
-  const auto hash = digest("crash-size-" + std::to_string(id));
-  std::uint32_t value = 0;
-  for (std::size_t i = 0; i < 4; ++i) {
-    value = (value << 8) | std::to_integer<std::uint32_t>(hash[i]);
-  }
-  const std::uint32_t limit = (id / 4) % 4 == 0 ? 200 * 1024 : 8 * 1024;
-  return 1 + value % limit;
-}
-
-std::vector<std::byte> blob_bytes(std::int64_t id) {
-  std::vector<std::byte> bytes(blob_size(id));
-  const auto seed = digest("crash-blob-" + std::to_string(id));
-  randombytes_buf_deterministic(bytes.data(), bytes.size(),
-                                reinterpret_cast<const unsigned char*>(seed.data()));
-  return bytes;
-}
 
 struct Written {
   std::optional<BlobId> blob;

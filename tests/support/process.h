@@ -48,6 +48,13 @@ void write_file(const std::filesystem::path& file, std::string_view text);
 // The lines of a text, without their newlines.
 std::vector<std::string> lines_of(const std::string& text);
 
+[[nodiscard]] inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// The permission bits of a file (07777), or ~0u if it cannot be stat'ed.
+[[nodiscard]] unsigned mode_of(const std::filesystem::path& file);
+
 // A program running in the background with its stderr going to a file.
 class Child {
  public:
