@@ -69,6 +69,40 @@ TEST_F(ConfigTest, SampleLoadsWithDocumentedDefaults) {
   EXPECT_EQ(config->limits.read_timeout, std::chrono::seconds(60));
   EXPECT_EQ(config->limits.write_timeout, std::chrono::seconds(60));
   EXPECT_EQ(config->limits.shutdown_grace, std::chrono::seconds(10));
+  EXPECT_EQ(config->limits.read_buffer_bytes, 65536u);
+  EXPECT_EQ(config->limits.report_bytes, 8u << 20);
+  EXPECT_EQ(config->limits.upload_bytes, 4ull << 30);
+  EXPECT_EQ(config->limits.uploads_per_draft, 20u);
+  EXPECT_EQ(config->limits.form_bytes, 256u << 20);
+  EXPECT_EQ(config->limits.form_parts, 32u);
+  EXPECT_EQ(config->limits.form_part_bytes, 100u << 20);
+  EXPECT_EQ(config->limits.submissions_per_minute, 60u);
+  EXPECT_EQ(config->limits.upload_expiry, std::chrono::hours(24));
+  EXPECT_EQ(config->onion_location, "");
+  EXPECT_EQ(config->questionnaire_file, fs::path());
+  EXPECT_EQ(config->root_public_key_file, dir_ / "organisation-root.pub");
+}
+
+TEST_F(ConfigTest, OnionLocationMustNameAnOnionHost) {
+  const auto good = load_text("[source]\nonion_location = \"http://abcdef.onion/\"\n");
+  ASSERT_TRUE(good.has_value()) << good.error().message;
+  EXPECT_EQ(good->onion_location, "http://abcdef.onion/");
+  for (const std::string bad : {"abcdef.onion", "https://example.org", "http://x.onion.evil/"}) {
+    const std::string message = problems_of("[source]\nonion_location = \"" + bad + "\"\n");
+    EXPECT_NE(message.find("source.onion_location: must be an http:// or https:// URL of a "
+                           ".onion host"),
+              std::string::npos)
+        << message;
+  }
+}
+
+TEST_F(ConfigTest, AQuestionnaireFileMustExist) {
+  const std::string message = problems_of("[source]\nquestionnaire = \"questions.toml\"\n");
+  EXPECT_NE(message.find("source.questionnaire"), std::string::npos) << message;
+  write(dir_ / "questions.toml", "", fs::perms::owner_read);
+  const auto config = load_text("[source]\nquestionnaire = \"questions.toml\"\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->questionnaire_file, dir_ / "questions.toml");
 }
 
 TEST_F(ConfigTest, EmptyFileMeansAllDefaults) {
@@ -140,7 +174,12 @@ TEST_F(ConfigTest, SectionThatIsNotATableIsRefused) {
 TEST_F(ConfigTest, OutOfRangeValuesAreRefused) {
   const std::string message = problems_of(
       "[source]\nport = 70000\n[limits]\nheader_bytes = 100\nidle_timeout_seconds = 0\n"
-      "[server]\nthreads = -1\n");
+      "form_parts = 0\nupload_expiry_hours = 721\n[server]\nthreads = -1\n");
+  EXPECT_NE(message.find("limits.form_parts: must be from 1 to 1000, got 0"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("limits.upload_expiry_hours: must be from 1 to 720, got 721"),
+            std::string::npos)
+      << message;
   EXPECT_NE(message.find("source.port: must be from 0 to 65535, got 70000"), std::string::npos)
       << message;
   EXPECT_NE(message.find("limits.header_bytes: must be from 1024 to 1048576, got 100"),

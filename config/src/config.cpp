@@ -247,6 +247,27 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
   {
     Section source(root, "source", problems);
     config.source = read_listener(source, 8443, true, base, problems);
+    config.onion_location = source.text("onion_location", "");
+    const std::string_view onion = config.onion_location;
+    const std::size_t host = onion.find("://");
+    const std::string_view rest =
+        host == std::string_view::npos ? std::string_view() : onion.substr(host + 3);
+    if (!onion.empty() && (!(onion.starts_with("http://") || onion.starts_with("https://")) ||
+                           !rest.substr(0, rest.find('/')).ends_with(".onion"))) {
+      problems.add(source.path("onion_location"),
+                   "must be an http:// or https:// URL of a .onion host, got \"" +
+                       config.onion_location + "\"");
+    }
+    const std::string questionnaire = source.text("questionnaire", "");
+    if (!questionnaire.empty()) {
+      config.questionnaire_file = resolve(base, questionnaire);
+      check_file(config.questionnaire_file, false, source.path("questionnaire"), problems);
+    }
+  }
+  {
+    Section recipients(root, "recipients", problems);
+    config.root_public_key_file =
+        resolve(base, recipients.text("root_public_key", "organisation-root.pub"));
   }
   {
     Section reviewer(root, "reviewer", problems);
@@ -278,6 +299,25 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
     out.body_bytes = static_cast<std::size_t>(limits.integer("body_bytes", 1 << 20, 0, 16 << 20));
     out.max_connections =
         static_cast<std::size_t>(limits.integer("max_connections", 1024, 1, 100000));
+    constexpr std::int64_t kKiB = 1024;
+    constexpr std::int64_t kMiB = kKiB * kKiB;
+    constexpr std::int64_t kGiB = kKiB * kMiB;
+    out.read_buffer_bytes = static_cast<std::size_t>(
+        limits.integer("read_buffer_bytes", 64 * kKiB, 4 * kKiB, 16 * kMiB));
+    out.report_bytes =
+        static_cast<std::uint64_t>(limits.integer("report_bytes", 8 * kMiB, kKiB, 256 * kMiB));
+    out.upload_bytes =
+        static_cast<std::uint64_t>(limits.integer("upload_bytes", 4 * kGiB, kKiB, 64 * kGiB));
+    out.uploads_per_draft =
+        static_cast<std::size_t>(limits.integer("uploads_per_draft", 20, 0, 1000));
+    out.form_bytes =
+        static_cast<std::uint64_t>(limits.integer("form_bytes", 256 * kMiB, kKiB, 64 * kGiB));
+    out.form_parts = static_cast<std::size_t>(limits.integer("form_parts", 32, 1, 1000));
+    out.form_part_bytes =
+        static_cast<std::uint64_t>(limits.integer("form_part_bytes", 100 * kMiB, kKiB, 64 * kGiB));
+    out.submissions_per_minute =
+        static_cast<unsigned>(limits.integer("submissions_per_minute", 60, 1, 1000000));
+    out.upload_expiry = std::chrono::hours(limits.integer("upload_expiry_hours", 24, 1, 720));
     out.handshake_timeout = seconds(limits, "handshake_timeout_seconds", 10, 1);
     out.idle_timeout = seconds(limits, "idle_timeout_seconds", 30, 1);
     out.read_timeout = seconds(limits, "read_timeout_seconds", 60, 1);
@@ -285,8 +325,8 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
     out.shutdown_grace = seconds(limits, "shutdown_grace_seconds", 10, 0);
   }
   for (const auto& [key, value] : root) {
-    static const std::set<std::string, std::less<>> kSections = {"instance", "database", "source",
-                                                                 "reviewer", "server",   "limits"};
+    static const std::set<std::string, std::less<>> kSections = {
+        "instance", "database", "source", "reviewer", "recipients", "server", "limits"};
     if (!kSections.contains(key.str())) problems.add(key.str(), "unknown key");
   }
   if (config.source.port != 0 && config.source.port == config.reviewer.port &&

@@ -28,8 +28,17 @@ struct Listener {
 
 struct Limits {
   std::size_t header_bytes = 0;
-  std::size_t body_bytes = 0;
+  std::size_t body_bytes = 0;  // any body not covered by a limit below (API JSON)
   std::size_t max_connections = 0;
+  std::size_t read_buffer_bytes = 0;    // one read from a connection
+  std::uint64_t report_bytes = 0;       // one encrypted report (age file)
+  std::uint64_t upload_bytes = 0;       // one resumable upload (Upload-Length)
+  std::size_t uploads_per_draft = 0;    // attachments of one submission
+  std::uint64_t form_bytes = 0;         // one no-JavaScript form post, all parts
+  std::size_t form_parts = 0;           // parts of one form post
+  std::uint64_t form_part_bytes = 0;    // one part (one attached file) of a form post
+  unsigned submissions_per_minute = 0;  // across all sources: a global token bucket
+  std::chrono::hours upload_expiry{0};  // an unfinished upload or draft is dropped after it
   std::chrono::seconds handshake_timeout{0};
   std::chrono::seconds idle_timeout{0};
   std::chrono::seconds read_timeout{0};
@@ -45,7 +54,14 @@ struct Config {
   std::filesystem::path database_file;
   std::filesystem::path database_key_file;
   Listener source;
+  // The onion address announced in an Onion-Location header on the source side ("": none).
+  std::string onion_location;
+  // The report form's questions (TOML); empty means the built-in incident questionnaire.
+  std::filesystem::path questionnaire_file;
   Listener reviewer;
+  // The organisation root public key (minisign) that recipient bundles must be signed by.
+  // Read when a bundle is installed; the file need not exist before then.
+  std::filesystem::path root_public_key_file;
   unsigned threads = 0;  // resolved: never 0 after load()
   Limits limits;
   LogLevel log_level = LogLevel::info;
