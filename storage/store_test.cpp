@@ -55,6 +55,31 @@ TEST_F(StoreTest, AWriteReturnsItsValue) {
   EXPECT_GT(*id, 0);
 }
 
+TEST_F(StoreTest, WriteThenCallsBackAfterTheCommitWithTheResult) {
+  auto store = create_store();
+  ASSERT_TRUE(store);
+  std::promise<tl::expected<std::int64_t, Error>> called;
+  store->write_then(
+      [](Database& db) -> tl::expected<std::int64_t, Error> {
+        if (auto inserted = insert_source(db, 3); !inserted)
+          return tl::unexpected(inserted.error());
+        return db.last_insert_id();
+      },
+      [&](tl::expected<std::int64_t, Error> result) { called.set_value(std::move(result)); });
+  const auto id = called.get_future().get();
+  ASSERT_OK(id);
+  // Committed by the time the callback ran: a reader sees it.
+  const auto sources = store->read(count_sources);
+  ASSERT_OK(sources);
+  EXPECT_EQ(*sources, 1);
+  std::promise<tl::expected<void, Error>> failed;
+  store->write_then([](Database& db) { return insert_source(db, 3); },
+                    [&](tl::expected<void, Error> result) { failed.set_value(std::move(result)); });
+  const auto duplicate = failed.get_future().get();
+  ASSERT_FALSE(duplicate.has_value());
+  EXPECT_EQ(duplicate.error().code, Errc::constraint);
+}
+
 TEST_F(StoreTest, AFailedWriteIsRolledBackAloneAndOthersInItsBatchCommit) {
   auto store = create_store();
   ASSERT_TRUE(store);

@@ -63,22 +63,32 @@ class Store {
   [[nodiscard]] auto write(Work work) {
     using Result = std::invoke_result_t<Work&, Database&>;
     auto promise = std::make_shared<std::promise<Result>>();
-    auto result = std::make_shared<std::optional<Result>>();
     auto future = promise->get_future();
+    write_then(std::move(work),
+               [promise](Result result) { promise->set_value(std::move(result)); });
+    return future;
+  }
+
+  // As write(), but instead of a future, `done` receives the result on the writer thread
+  // once the commit is durable. `done` must be quick and must not call into the Store: an
+  // I/O handler posts the result to its own executor.
+  template <typename Work, typename Done>
+  void write_then(Work work, Done done) {
+    using Result = std::invoke_result_t<Work&, Database&>;
+    auto result = std::make_shared<std::optional<Result>>();
     enqueue(
         [work = std::move(work), result](Database& db) mutable -> tl::expected<void, Error> {
           result->emplace(work(db));
           if (!result->value()) return tl::unexpected(result->value().error());
           return {};
         },
-        [promise, result](const Error* commit_error) {
+        [done = std::move(done), result](const Error* commit_error) mutable {
           if (commit_error != nullptr) {
-            promise->set_value(tl::unexpected(*commit_error));
+            done(Result(tl::unexpected(*commit_error)));
           } else {
-            promise->set_value(std::move(result->value()));
+            done(std::move(result->value()));
           }
         });
-    return future;
   }
 
   // Runs `work` (returning tl::expected<T, Error>) on a reader inside a read transaction.
