@@ -4,16 +4,55 @@
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <future>
+#include <memory>
 #include <string>
+
+#include "support/process.h"
+#include "tipline/crypto/secret.h"
+#include "tipline/storage/store.h"
 
 namespace tipline::server {
 namespace {
 
 namespace http = boost::beast::http;
 
+// A real store in a temporary folder, as the server has.
+class Environment {
+ public:
+  Environment() {
+    config_.limits.body_bytes = 1024;
+    auto store =
+        storage::Store::open(dir_.path() / "tipline.db", crypto::Secret::random(storage::kKeyBytes),
+                             storage::Database::Mode::create_new);
+    EXPECT_TRUE(store.has_value()) << store.error().message;
+    store_ = std::move(*store);
+    services_ = std::make_unique<Services>(Services{config_, *store_});
+  }
+  Services& services() { return *services_; }
+  config::Config& config() { return config_; }
+
+ private:
+  testing::TempDir dir_;
+  config::Config config_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Services> services_;
+};
+
+Environment& environment() {
+  static Environment shared;
+  return shared;
+}
+
+Response call(Request request, const RequestContext& context) {
+  std::promise<Response> answered;
+  handle_request(std::move(request), context, environment().services(),
+                 [&](Response response) { answered.set_value(std::move(response)); });
+  return answered.get_future().get();
+}
+
 Response call(http::verb method, const char* target, bool tls = true) {
-  Request request(method, target, 11);
-  return handle_request(request, RequestContext{Side::source, tls});
+  return call(Request(method, target, 11), RequestContext{Side::source, tls, {}});
 }
 
 std::string header(const Response& response, http::field field) {
@@ -52,7 +91,7 @@ TEST(RequestHandler, UnknownPathIs404) {
 TEST(RequestHandler, EveryResponseCarriesSecurityHeaders) {
   for (const Response& response :
        {call(http::verb::get, "/healthz"), call(http::verb::get, "/missing"),
-        error_response(http::status::bad_request, 11, RequestContext{Side::source, true})}) {
+        error_response(http::status::bad_request, 11, RequestContext{Side::source, true, {}})}) {
     const std::string csp = header(response, "Content-Security-Policy");
     EXPECT_NE(csp.find("default-src 'none'"), std::string::npos);
     EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos);
@@ -67,6 +106,34 @@ TEST(RequestHandler, EveryResponseCarriesSecurityHeaders) {
     EXPECT_FALSE(header(response, http::field::strict_transport_security).empty());
     EXPECT_EQ(response.count(http::field::server), 0u);
   }
+}
+
+TEST(RequestHandler, OnionLocationOnlyOnTheSourceSideWhenConfigured) {
+  const Request request(http::verb::get, "/healthz", 11);
+  const RequestContext source{Side::source, false, "http://example.onion/"};
+  EXPECT_EQ(std::string(call(Request(request), source)["Onion-Location"]), "http://example.onion/");
+  const RequestContext reviewer{Side::reviewer, true, "http://example.onion/"};
+  EXPECT_EQ(call(Request(request), reviewer).count("Onion-Location"), 0u);
+  EXPECT_EQ(call(http::verb::get, "/healthz").count("Onion-Location"), 0u);
+}
+
+TEST(RequestHandler, PlanAllowsOnlyTheMethodsOfThePath) {
+  config::Limits limits;
+  limits.body_bytes = 1000;
+  const BodyPlan get = plan_body(http::verb::get, "/healthz?x", limits);
+  EXPECT_TRUE(get.method_allowed);
+  EXPECT_EQ(get.body_limit, 0u);
+  EXPECT_EQ(get.allow, "GET, HEAD");
+  for (const http::verb method :
+       {http::verb::post, http::verb::put, http::verb::delete_, http::verb::patch,
+        http::verb::options, http::verb::trace, http::verb::connect, http::verb::unknown}) {
+    EXPECT_FALSE(plan_body(method, "/healthz", limits).method_allowed) << method;
+  }
+  // An unknown path takes GET, HEAD and POST, to answer 404; nothing else.
+  EXPECT_TRUE(plan_body(http::verb::post, "/nowhere", limits).method_allowed);
+  EXPECT_EQ(plan_body(http::verb::post, "/nowhere", limits).body_limit, 1000u);
+  EXPECT_FALSE(plan_body(http::verb::put, "/nowhere", limits).method_allowed);
+  EXPECT_FALSE(plan_body(http::verb::propfind, "/nowhere", limits).method_allowed);
 }
 
 TEST(RequestHandler, NoHstsOnPlainHttp) {

@@ -2,13 +2,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <span>
 #include <string_view>
 
+#include "bundle.h"
 #include "tipline/config/config.h"
+#include "tipline/crypto/age.h"
 #include "tipline/crypto/minisign.h"
+#include "tipline/crypto/scrypt.h"
 #include "tipline/crypto/secret.h"
 #include "tipline/crypto/x25519.h"
 #include "tipline/server/server.h"
@@ -77,22 +82,89 @@ constexpr std::string_view kDemoKeysReadme =
     "Tipline can be tried on one machine. A real instance never has them on the server:\n"
     "reviewer identities live on reviewers' machines, the organisation root key offline.\n"
     "\n"
-    "reviewer.agekey         a reviewer identity (age X25519, as age-keygen writes it);\n"
-    "                        `age -d -i reviewer.agekey FILE` opens what is sealed to it\n"
-    "organisation-root.key   the organisation root signing key (minisign, unencrypted)\n"
-    "organisation-root.pub   its public key, which the server pins\n";
+    "reviewer.agekey           a reviewer identity (age X25519), encrypted with a passphrase\n"
+    "                          as `tipline-review file keygen -p` writes it; `age -d -i\n"
+    "                          reviewer.agekey FILE` asks for the passphrase and opens what\n"
+    "                          is sealed to it\n"
+    "reviewer-passphrase.txt   that passphrase (only a throwaway demo writes it down)\n"
+    "organisation-root.key     the organisation root signing key (minisign, unencrypted)\n"
+    "organisation-root.pub     its public key, which the server pins (a copy is in the\n"
+    "                          instance folder, where the configuration expects it)\n"
+    "bundle-1.json             the recipient bundle (version 1: the demo reviewer), signed\n"
+    "bundle-1.json.minisig     with the root key and installed in the database\n"
+    "\n"
+    "To try key rotation, write bundle-2.json with \"version\":2 and sign it:\n"
+    "  minisign -S -s organisation-root.key -t \"tipline-bundle version 2\" -m bundle-2.json\n"
+    "  tipline-server keys install --config ../tipline.toml bundle-2.json   (server stopped)\n";
 
-tl::expected<void, Error> write_demo_offline_keys(const fs::path& dir) {
+// Days a demo bundle is valid for: long enough to play with, short enough to show expiry.
+constexpr int kDemoBundleDays = 180;
+constexpr std::string_view kDemoReviewerId = "demo-reviewer";
+
+// A passphrase of 24 characters from a 32-letter alphabet without look-alikes (120 bits),
+// in groups of four joined by dashes (part of it), then a newline as the file holds it.
+crypto::Secret demo_passphrase_line() {
+  constexpr std::string_view kAlphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+  constexpr std::size_t kGroups = 6;
+  constexpr std::size_t kGroupLength = 4;
+  const crypto::Secret random = crypto::Secret::random(kGroups * kGroupLength);
+  crypto::Secret line(kGroups * (kGroupLength + 1));
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < random.size(); ++i) {
+    if (i > 0 && i % kGroupLength == 0) line.expose()[out++] = '-';
+    // 256 is a multiple of 32, so the low five bits are uniform.
+    line.expose()[out++] = static_cast<std::uint8_t>(kAlphabet[random.expose()[i] & 31U]);
+  }
+  line.expose()[out] = '\n';
+  return line;
+}
+
+// The identity file encrypted to `passphrase` and armored, as `tipline-review file keygen
+// -p` writes it, so that the stock `age -d -i` opens it too.
+tl::expected<std::string, Error> lock_identity(const crypto::Secret& identity_file,
+                                               crypto::Secret passphrase) {
+  std::string armored;
+  crypto::age::ArmorWriter armor(
+      [&armored](std::span<const std::uint8_t> bytes) -> tl::expected<void, crypto::Error> {
+        armored.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        return {};
+      });
+  const crypto::scrypt::Recipient lock(std::move(passphrase));
+  const crypto::age::Recipient* recipients[] = {&lock};
+  auto encryptor = crypto::age::Encryptor::create(
+      recipients, [&armor](std::span<const std::uint8_t> bytes) { return armor.write(bytes); });
+  tl::expected<void, crypto::Error> done =
+      encryptor ? encryptor->write(identity_file.expose()) : tl::unexpected(encryptor.error());
+  if (done) done = encryptor->finish();
+  if (done) done = armor.finish();
+  if (!done) return tl::unexpected(Error{Errc::instance, done.error().message});
+  return armored;
+}
+
+// Writes the demo offline keys to dir and installs a bundle signed with them in the store;
+// instance_dir gets the root public key that the configuration pins.
+tl::expected<void, Error> write_demo_offline_keys(const fs::path& dir, const fs::path& instance_dir,
+                                                  storage::Store& store) {
   if (auto made = make_private_directory(dir); !made) return made;
   if (auto written = write_new_file(dir / "README.txt", kDemoKeysReadme, 0644); !written) {
     return written;
   }
+
   const auto identity = crypto::x25519::Identity::generate();
-  const crypto::Secret identity_file = crypto::x25519::identity_file_text(identity);
-  if (auto written = write_new_file(dir / "reviewer.agekey", identity_file.expose(), 0600);
+  const crypto::Secret passphrase_line = demo_passphrase_line();
+  if (auto written =
+          write_new_file(dir / "reviewer-passphrase.txt", passphrase_line.expose(), 0600);
       !written) {
     return written;
   }
+  crypto::Secret unlock(passphrase_line.size() - 1);
+  std::copy_n(passphrase_line.expose().begin(), unlock.size(), unlock.expose().begin());
+  auto locked = lock_identity(crypto::x25519::identity_file_text(identity), std::move(unlock));
+  if (!locked) return tl::unexpected(locked.error());
+  if (auto written = write_new_file(dir / "reviewer.agekey", *locked, 0600); !written) {
+    return written;
+  }
+
   const auto root = crypto::minisign::SecretKey::generate();
   const crypto::Secret root_file =
       root.to_unencrypted_file_text("tipline demo organisation root key (DEMO ONLY)");
@@ -100,7 +172,34 @@ tl::expected<void, Error> write_demo_offline_keys(const fs::path& dir) {
       !written) {
     return written;
   }
-  return write_new_file(dir / "organisation-root.pub", root.public_key().to_file_text(), 0644);
+  const std::string public_key = root.public_key().to_file_text();
+  for (const fs::path& file :
+       {dir / "organisation-root.pub", instance_dir / "organisation-root.pub"}) {
+    if (auto written = write_new_file(file, public_key, 0644); !written) return written;
+  }
+
+  const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const server::bundle::Recipient reviewer{std::string(kDemoReviewerId), identity.recipient()};
+  const auto made = server::bundle::sign(1, today, today + std::chrono::days(kDemoBundleDays),
+                                         {&reviewer, 1}, root);
+  if (auto written = write_new_file(dir / "bundle-1.json", made.bytes, 0644); !written) {
+    return written;
+  }
+  if (auto written = write_new_file(dir / "bundle-1.json.minisig", made.signature_text, 0644);
+      !written) {
+    return written;
+  }
+  // Installed the way `keys install` does it, so the demo proves that path.
+  auto verified =
+      server::bundle::parse_and_verify(made.bytes, made.signature_text, root.public_key());
+  if (!verified) return tl::unexpected(Error{Errc::instance, verified.error().message});
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  if (auto installed = server::bundle::install(store, *verified, now); !installed) {
+    return tl::unexpected(Error{Errc::database, installed.error().message});
+  }
+  return {};
 }
 
 }  // namespace
@@ -142,13 +241,10 @@ tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
   }
   auto key = storage::read_key_file(key_file);
   if (!key) return tl::unexpected(Error{Errc::database, key.error().message});
-  // The store runs every migration; closing it right away leaves the full schema on disk.
-  if (auto store =
-          storage::Store::open(dir / "tipline.db", *key, storage::Database::Mode::create_new);
-      !store) {
-    return tl::unexpected(Error{Errc::database, store.error().message});
-  }
-  if (demo) return write_demo_offline_keys(dir / "demo-offline-keys");
+  // The store runs every migration, so the full schema is on disk once it is open.
+  auto store = storage::Store::open(dir / "tipline.db", *key, storage::Database::Mode::create_new);
+  if (!store) return tl::unexpected(Error{Errc::database, store.error().message});
+  if (demo) return write_demo_offline_keys(dir / "demo-offline-keys", dir, **store);
   return {};
 }
 

@@ -3,11 +3,13 @@
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <system_error>
 
+#include "bundle.h"
 #include "database_commands.h"
 #include "tipline/config/config.h"
 #include "tipline/crypto/secret.h"
@@ -59,6 +61,16 @@ that nothing refers to any more. Submissions go only with --older-than DAYS: tho
 DAYS or more days ago (UTC days; 0 deletes every submission), with their attachments,
 triage, notes and replies, and sources with nothing left that were last seen as long ago.)";
 
+constexpr const char* kKeysFooter =
+    R"(A recipient bundle lists the reviewer recipients that reports are sealed to. It is a JSON
+file signed offline with the organisation root key (minisign), whose trusted comment
+names its version:
+  minisign -S -s organisation-root.key -t "tipline-bundle version 7" -m bundle-7.json
+install accepts only a bundle signed by the root public key at recipients.root_public_key
+(default: organisation-root.pub beside the configuration), not yet expired, and of a
+version above the installed one. It opens the database for writing: stop the server
+first. Until a bundle is installed the tip line accepts no reports.)";
+
 int report(const std::string& message) {
   std::cerr << "tipline-server: " << message << '\n';
   return kExitFailure;
@@ -102,8 +114,10 @@ int main(int argc, char** argv) {
   init->add_option("DIR", dir, "Folder to create (must not exist or be empty)")->required();
   init->add_flag("--demo", demo,
                  "A throwaway demo for trying Tipline on one machine: also writes demo-only "
-                 "offline keys (a reviewer identity and an organisation root key) to "
-                 "DIR/demo-offline-keys/");
+                 "offline keys (a passphrase-protected reviewer identity, its passphrase and an "
+                 "organisation root key) to DIR/demo-offline-keys/, and installs a recipient "
+                 "bundle signed with them. Without --demo no bundle is installed, and the tip "
+                 "line accepts no reports until `keys install`");
 
   std::string config_file;
   auto* serve = app.add_subcommand(
@@ -180,6 +194,31 @@ int main(int argc, char** argv) {
                  "Rebuild the database file without free pages, then truncate the write-ahead "
                  "log (works while the server runs; its writes wait until vacuum is done)");
 
+  auto* keys = app.add_subcommand(
+      "keys", "Install and show the signed recipient bundle that reports are sealed to");
+  keys->footer(kKeysFooter);
+  keys->require_subcommand(1);
+  std::string bundle_file;
+  std::string signature_file;
+  auto* keys_install = keys->add_subcommand(
+      "install",
+      "Verify a recipient bundle against the organisation root public key and install it "
+      "(stop the server first)");
+  keys_install->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")
+      ->required()
+      ->type_name("FILE");
+  keys_install->add_option("BUNDLE", bundle_file, "Bundle file (JSON)")->required();
+  auto* signature = keys_install
+                        ->add_option("--signature", signature_file,
+                                     "Its minisign signature file (default: BUNDLE.minisig)")
+                        ->type_name("SIGFILE");
+  keys->add_subcommand("show",
+                       "Print the installed bundle's version, dates and recipients (works "
+                       "while the server runs)")
+      ->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")
+      ->required()
+      ->type_name("FILE");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -191,15 +230,27 @@ int main(int argc, char** argv) {
     if (auto made = tipline::server::init_instance(dir, demo); !made) {
       return report(made.error().message);
     }
+    const std::string config_path = dir + "/tipline.toml";
     std::cout << "Created " << (demo ? "demo " : "") << "instance in " << dir << "\n";
     if (demo) {
-      std::cout << "Demo offline keys (DEMO ONLY, never on a real server): " << dir
-                << "/demo-offline-keys/\n"
-                << "  reviewer identity: " << dir << "/demo-offline-keys/reviewer.agekey\n"
-                << "  organisation root key: " << dir
-                << "/demo-offline-keys/organisation-root.key\n";
+      const std::string keys_dir = dir + "/demo-offline-keys";
+      std::string passphrase;
+      std::getline(std::ifstream(keys_dir + "/reviewer-passphrase.txt"), passphrase);
+      std::cout << "Demo offline keys (DEMO ONLY, never on a real server): " << keys_dir << "/\n"
+                << "  reviewer identity: " << keys_dir << "/reviewer.agekey\n"
+                << "  its passphrase: " << passphrase << "  (also in " << keys_dir
+                << "/reviewer-passphrase.txt)\n"
+                << "  organisation root key: " << keys_dir << "/organisation-root.key\n"
+                << "Installed recipient bundle version 1 (the demo reviewer), signed with the "
+                   "demo root key: "
+                << keys_dir << "/bundle-1.json\n";
+    } else {
+      std::cout << "No recipient bundle installed: " << tipline::server::bundle::kNotAccepting
+                << ".\nCopy the organisation root public key to " << dir
+                << "/organisation-root.pub, then install a bundle signed with it:\n"
+                << "  tipline-server keys install --config " << config_path << " BUNDLE\n";
     }
-    std::cout << "Serve it with: tipline-server serve --config " << dir << "/tipline.toml\n";
+    std::cout << "Serve it with: tipline-server serve --config " << config_path << "\n";
     return 0;
   }
   auto config = load_config(config_file);
@@ -221,6 +272,16 @@ int main(int argc, char** argv) {
     } else {
       done = ops::vacuum(*config, std::cout);
     }
+    return done ? 0 : report(done.error().message);
+  }
+  if (*keys) {
+    namespace bundle = tipline::server::bundle;
+    const auto done =
+        *keys_install
+            ? bundle::install_file(
+                  *config, bundle_file,
+                  signature->count() > 0 ? signature_file : bundle_file + ".minisig", std::cout)
+            : bundle::show(*config, std::cout);
     return done ? 0 : report(done.error().message);
   }
   if (*check) {

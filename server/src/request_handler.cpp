@@ -1,9 +1,11 @@
 #include "request_handler.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/http/verb.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tipline::server {
 namespace {
@@ -25,6 +27,9 @@ void set_security_headers(Response& response, const RequestContext& context) {
   if (context.tls) {
     response.set(http::field::strict_transport_security, "max-age=63072000; includeSubDomains");
   }
+  if (context.side == Side::source && !context.onion_location.empty()) {
+    response.set("Onion-Location", context.onion_location);
+  }
 }
 
 Response json_response(http::status status, unsigned version, std::string body, bool head,
@@ -42,28 +47,72 @@ std::string error_body(http::status status) {
   return std::string("{\"error\":\"") + std::string(http::obsolete_reason(status)) + "\"}";
 }
 
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// The routes and the methods each takes. A path not listed takes GET, HEAD and POST, so
+// that it answers 404 rather than 405.
+struct Route {
+  std::string_view path;
+  std::string_view allow;
+};
+constexpr std::array kRoutes = {
+    Route{"/healthz", "GET, HEAD"},
+};
+constexpr std::string_view kUnknownPathMethods = "GET, HEAD, POST";
+
+std::string_view allowed_methods(std::string_view path) {
+  const auto* route = std::find_if(kRoutes.begin(), kRoutes.end(),
+                                   [&](const Route& candidate) { return candidate.path == path; });
+  return route == kRoutes.end() ? kUnknownPathMethods : route->allow;
+}
+
+bool allows(std::string_view allow, http::verb method) {
+  if (method == http::verb::unknown) return false;
+  const std::string_view name = http::to_string(method);
+  std::size_t start = 0;
+  while (start < allow.size()) {
+    const std::size_t end = std::min(allow.find(", ", start), allow.size());
+    if (allow.substr(start, end - start) == name) return true;
+    start = end + 2;
+  }
+  return false;
+}
+
+Response method_not_allowed(unsigned version, std::string_view allow,
+                            const RequestContext& context) {
+  Response response = error_response(http::status::method_not_allowed, version, context);
+  response.set(http::field::allow, allow);
+  return response;
+}
+
 }  // namespace
+
+BodyPlan plan_body(http::verb method, std::string_view target, const config::Limits& limits) {
+  BodyPlan plan;
+  plan.allow = allowed_methods(path_of(target));
+  plan.method_allowed = allows(plan.allow, method);
+  plan.body_limit = method == http::verb::post ? limits.body_bytes : 0;
+  return plan;
+}
 
 Response error_response(http::status status, unsigned version, const RequestContext& context) {
   return json_response(status, version, error_body(status), false, context);
 }
 
-Response handle_request(const Request& request, const RequestContext& context) {
-  const std::string_view target(request.target().data(), request.target().size());
-  const std::string_view path = target.substr(0, target.find('?'));
+void handle_request(Request request, const RequestContext& context, Services& /*services*/,
+                    Respond respond) {
+  const std::string_view path = path_of({request.target().data(), request.target().size()});
   const bool head = request.method() == http::verb::head;
-
-  if (path == "/healthz") {
-    if (request.method() != http::verb::get && !head) {
-      Response response =
-          error_response(http::status::method_not_allowed, request.version(), context);
-      response.set(http::field::allow, "GET, HEAD");
-      return response;
-    }
-    return json_response(http::status::ok, request.version(), "{\"status\":\"ok\"}", head, context);
+  const std::string_view allow = allowed_methods(path);
+  if (!allows(allow, request.method())) {
+    return respond(method_not_allowed(request.version(), allow, context));
   }
-  return json_response(http::status::not_found, request.version(),
-                       error_body(http::status::not_found), head, context);
+  if (path == "/healthz") {
+    return respond(
+        json_response(http::status::ok, request.version(), "{\"status\":\"ok\"}", head, context));
+  }
+  respond(json_response(http::status::not_found, request.version(),
+                        error_body(http::status::not_found), head, context));
 }
 
 }  // namespace tipline::server

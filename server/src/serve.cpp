@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -18,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "framing.h"
 #include "request_handler.h"
 #include "tipline/server/log.h"
 #include "tipline/server/server.h"
@@ -111,21 +113,23 @@ class HttpSession final : public Session {
   using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
 
  public:
-  HttpSession(tcp::socket&& socket, ssl::context& tls, const config::Limits& limits,
-              RequestContext context, Connections& connections) requires kTls
+  HttpSession(tcp::socket&& socket, ssl::context& tls, Services& services,
+              const RequestContext& context, Connections& connections) requires kTls
       : stream_(std::move(socket), tls),
-        limits_(limits),
+        services_(services),
+        limits_(services.config.limits),
         context_(context),
         connections_(connections),
-        buffer_(limits.header_bytes + kReadSlack) {}
+        buffer_(limits_.header_bytes + limits_.read_buffer_bytes) {}
 
-  HttpSession(tcp::socket&& socket, const config::Limits& limits, RequestContext context,
+  HttpSession(tcp::socket&& socket, Services& services, const RequestContext& context,
               Connections& connections) requires(!kTls)
       : stream_(std::move(socket)),
-        limits_(limits),
+        services_(services),
+        limits_(services.config.limits),
         context_(context),
         connections_(connections),
-        buffer_(limits.header_bytes + kReadSlack) {}
+        buffer_(limits_.header_bytes + limits_.read_buffer_bytes) {}
 
   ~HttpSession() override { connections_.release(this); }
 
@@ -136,16 +140,13 @@ class HttpSession final : public Session {
 
   void drain() override {
     net::post(stream_.get_executor(), [self = shared_this()] {
-      if (self->awaiting_request_ && self->buffer_.size() == 0 && !self->parser_->got_some()) {
+      if (self->awaiting_request_ && self->buffer_.size() == 0) {
         beast::get_lowest_layer(self->stream_).cancel();
       }
     });
   }
 
  private:
-  // The read buffer holds at most one header block plus this much of what follows it.
-  static constexpr std::size_t kReadSlack = std::size_t{16} * 1024;
-
   std::shared_ptr<HttpSession> shared_this() {
     return std::static_pointer_cast<HttpSession>(shared_from_this());
   }
@@ -181,20 +182,69 @@ class HttpSession final : public Session {
     do_read();
   }
 
+  // The header block is read whole first, so that its raw bytes can be checked for the
+  // framing Beast would accept (framing.h); the buffer's size bounds it.
   void do_read() {
     if (connections_.draining()) return do_close();
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
-    parser_->body_limit(limits_.body_bytes);
     awaiting_request_ = true;
     lowest().expires_after(limits_.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&HttpSession::on_read_header, shared_this()));
+    if (buffer_.size() > 0) return on_some_read({}, 0);  // a pipelined request is waiting
+    do_read_some();
   }
 
-  void on_read_header(beast::error_code ec, std::size_t /*bytes*/) {
+  void do_read_some() {
+    const std::size_t room = buffer_.max_size() - buffer_.size();
+    if (room == 0) return refuse(http::status::request_header_fields_too_large);
+    stream_.async_read_some(buffer_.prepare(std::min(room, limits_.read_buffer_bytes)),
+                            beast::bind_front_handler(&HttpSession::on_some_read, shared_this()));
+  }
+
+  void on_some_read(beast::error_code ec, std::size_t bytes) {
+    if (ec) {
+      awaiting_request_ = false;
+      return on_read_error(ec);
+    }
+    buffer_.commit(bytes);
+    const std::string_view received(static_cast<const char*>(buffer_.data().data()),
+                                    buffer_.size());
+    const std::size_t end = received.find("\r\n\r\n");
+    if (end == std::string_view::npos) return do_read_some();
     awaiting_request_ = false;
+    on_header_block(end + 4);
+  }
+
+  void on_header_block(std::size_t header_bytes) {
+    if (header_bytes > limits_.header_bytes) {
+      return refuse(http::status::request_header_fields_too_large);
+    }
+    beast::error_code ec;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
+    const auto block = net::buffer(buffer_.data(), header_bytes);
+    parser_->put(block, ec);
+    if (!ec && !parser_->is_header_done()) ec = http::error::partial_message;
     if (ec) return on_read_error(ec);
+    const std::string_view raw(static_cast<const char*>(block.data()), block.size());
+    if (auto problem = framing_problem(raw, parser_->get().base())) {
+      log::source(log::Level::debug, "framing_refused",
+                  {{"listener", side_name(context_.side)}, {"problem", *problem}});
+      return refuse(http::status::bad_request);
+    }
+    buffer_.consume(header_bytes);
+
+    const auto& header = parser_->get();
+    const BodyPlan plan =
+        plan_body(header.method(), {header.target().data(), header.target().size()}, limits_);
+    if (!plan.method_allowed) {
+      // The body is never read, so the connection cannot carry another request.
+      Response response =
+          error_response(http::status::method_not_allowed, header.version(), context_);
+      response.set(http::field::allow, plan.allow);
+      return do_write(std::move(response), false);
+    }
+    parser_->body_limit(plan.body_limit);
+    // Without a body the parser is done already, and reading again would find it stale.
+    if (parser_->is_done()) return on_read({}, 0);
     lowest().expires_after(limits_.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, shared_this()));
@@ -202,26 +252,37 @@ class HttpSession final : public Session {
 
   void on_read(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) return on_read_error(ec);
-    const Request request = parser_->release();
-    do_write(handle_request(request, context_), request.keep_alive());
+    Request request = parser_->release();
+    parser_.reset();
+    const bool keep_alive = request.keep_alive();
+    handle_request(std::move(request), context_, services_,
+                   [self = shared_this(), keep_alive](Response response) {
+                     // The handler may answer from the store's writer thread.
+                     net::post(self->stream_.get_executor(),
+                               [self, keep_alive, response = std::move(response)]() mutable {
+                                 self->do_write(std::move(response), keep_alive);
+                               });
+                   });
   }
 
-  void on_read_error(beast::error_code ec) {
-    if (ec == http::error::end_of_stream) return do_close();
-    // A request the parser refused gets an answer, then the connection closes: after a
-    // framing error nothing later on it can be trusted.
-    http::status status = http::status::bad_request;
-    if (ec == http::error::header_limit) {
-      status = http::status::request_header_fields_too_large;
-    } else if (ec == http::error::body_limit) {
-      status = http::status::payload_too_large;
-    } else if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
-               ec == http::error::partial_message) {
-      return fail(ec, "read");
-    }
+  // A request refused for its framing or size: answer, then close, because nothing after
+  // it on the connection can be trusted.
+  void refuse(http::status status) {
     log::source(log::Level::debug, "request_refused",
                 {{"listener", side_name(context_.side)}, {"status", static_cast<int>(status)}});
     do_write(error_response(status, 11, context_), false);
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof) return do_close();
+    if (ec == http::error::header_limit)
+      return refuse(http::status::request_header_fields_too_large);
+    if (ec == http::error::body_limit) return refuse(http::status::payload_too_large);
+    if (ec.category() != http::make_error_code(http::error::bad_target).category() ||
+        ec == http::error::partial_message) {
+      return fail(ec, "read");
+    }
+    refuse(http::status::bad_request);
   }
 
   void do_write(Response response, bool keep_alive) {
@@ -255,6 +316,7 @@ class HttpSession final : public Session {
   }
 
   Stream stream_;
+  Services& services_;
   const config::Limits& limits_;
   const RequestContext context_;
   Connections& connections_;
@@ -266,14 +328,14 @@ class HttpSession final : public Session {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, ssl::context* tls, const config::Limits& limits,
-           RequestContext context, Connections& connections)
+  Listener(net::io_context& ioc, ssl::context* tls, Services& services, RequestContext context,
+           Connections& connections)
       : ioc_(ioc),
         acceptor_(net::make_strand(ioc)),
         retry_timer_(acceptor_.get_executor()),
         tls_(tls),
-        limits_(limits),
-        context_(context),
+        services_(services),
+        context_(std::move(context)),
         connections_(connections) {}
 
   // Binds and listens; the error names the address.
@@ -327,11 +389,11 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start_session(tcp::socket&& socket) {
     std::shared_ptr<Session> session;
     if (tls_ != nullptr) {
-      session = std::make_shared<HttpSession<true>>(std::move(socket), *tls_, limits_, context_,
+      session = std::make_shared<HttpSession<true>>(std::move(socket), *tls_, services_, context_,
                                                     connections_);
     } else {
-      session =
-          std::make_shared<HttpSession<false>>(std::move(socket), limits_, context_, connections_);
+      session = std::make_shared<HttpSession<false>>(std::move(socket), services_, context_,
+                                                     connections_);
     }
     if (!connections_.admit(session)) {
       log::source(log::Level::warn, "connection_refused",
@@ -349,7 +411,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
   ssl::context* tls_;
-  const config::Limits& limits_;
+  Services& services_;
   const RequestContext context_;
   Connections& connections_;
 };
@@ -392,7 +454,8 @@ tl::expected<void, Error> serve(const config::Config& config) {
       make_tls_context(config.reviewer.tls_certificate, config.reviewer.tls_private_key);
   if (!reviewer_tls) return tl::unexpected(Error{Errc::tls, reviewer_tls.error()});
 
-  // Declared before the io_context so that it outlives every session the context destroys.
+  // Declared before the io_context so that they outlive every session it destroys.
+  Services services{config, **store};
   Connections connections(config.limits.max_connections);
   net::io_context ioc(static_cast<int>(config.threads));
 
@@ -403,11 +466,12 @@ tl::expected<void, Error> serve(const config::Config& config) {
     log::Literal transport;
   };
   const std::vector<ListenerSlot> sides = {
-      {std::make_shared<Listener>(ioc, source_tls.get(), config.limits,
-                                  RequestContext{Side::source, source_tls != nullptr}, connections),
+      {std::make_shared<Listener>(
+           ioc, source_tls.get(), services,
+           RequestContext{Side::source, source_tls != nullptr, config.onion_location}, connections),
        config.source, Side::source, source_tls ? log::Literal("tls") : log::Literal("http")},
-      {std::make_shared<Listener>(ioc, reviewer_tls->get(), config.limits,
-                                  RequestContext{Side::reviewer, true}, connections),
+      {std::make_shared<Listener>(ioc, reviewer_tls->get(), services,
+                                  RequestContext{Side::reviewer, true, {}}, connections),
        config.reviewer, Side::reviewer, "tls"}};
   for (const auto& side : sides) {
     auto port = side.listener->open(side.settings.address, side.settings.port);

@@ -26,9 +26,14 @@ struct Error {
 // Creates a new instance folder: tipline.toml (the sample configuration), the database
 // key file (0600), the instance salt, a self-signed TLS certificate and its key (0600),
 // and the encrypted database. Refuses a folder that exists and is not empty.
+// Without demo no recipient bundle is installed: the instance accepts no report until an
+// administrator installs one (`tipline-server keys install`).
 // demo marks the instance as a throwaway one for trying Tipline out, and also writes
-// demo-only offline keys to DIR/demo-offline-keys/: a reviewer identity (age) and an
-// organisation root key (minisign), which a real instance never keeps on the server.
+// demo-only offline keys to DIR/demo-offline-keys/, which a real instance never keeps on
+// the server: a passphrase-protected reviewer identity (age) with its passphrase in
+// reviewer-passphrase.txt, and an organisation root key (minisign) whose public half is
+// also DIR/organisation-root.pub. It signs a bundle (version 1, the demo reviewer) with
+// that key, writes it there as bundle-1.json(.minisig) and installs it.
 [[nodiscard]] tl::expected<void, Error> init_instance(const std::filesystem::path& dir, bool demo);
 
 // Opens the database with its key and runs an integrity check.

@@ -1,0 +1,523 @@
+#include "pages.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "questionnaire.h"
+
+namespace tipline::server {
+namespace {
+
+using form::Field;
+using form::Kind;
+using form::Questionnaire;
+
+constexpr std::string_view kEvil = "<script>\"'&";
+constexpr std::string_view kEvilEscaped = "&lt;script&gt;&quot;&#39;&amp;";
+constexpr int kYear = 2026;
+
+Questionnaire default_questionnaire() {
+  auto loaded = form::load_questionnaire({});
+  EXPECT_TRUE(loaded.has_value()) << loaded.error().message;
+  return loaded.value_or(Questionnaire{});
+}
+
+// One question of every kind, with kEvil in every text a page shows.
+Questionnaire evil_questionnaire() {
+  const std::string evil(kEvil);
+  Questionnaire questionnaire;
+  for (const Kind kind : {Kind::text, Kind::textarea, Kind::month, Kind::country, Kind::choice}) {
+    form::Question question;
+    question.id = evil;
+    question.label = evil;
+    question.help = evil;
+    question.kind = kind;
+    if (kind == Kind::text || kind == Kind::textarea) question.max_length = 10;
+    if (kind == Kind::choice) question.options = {{evil, evil}};
+    questionnaire.questions.push_back(question);
+  }
+  return questionnaire;
+}
+
+struct Page {
+  std::string name;
+  std::string html;
+};
+
+std::vector<Page> every_page(std::string_view value) {
+  return {
+      {"landing", pages::landing_page()},
+      {"report", pages::report_page(default_questionnaire(), value, kYear)},
+      {"report (every kind)", pages::report_page(evil_questionnaire(), value, kYear)},
+      {"codename", pages::codename_page(value, value, false)},
+      {"codename (mismatch)", pages::codename_page(value, value, true)},
+      {"submitted", pages::submitted_page()},
+      {"not accepting", pages::not_accepting_page()},
+      {"error", pages::error_page(400, value)},
+  };
+}
+
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+TEST(Pages, EveryPageIsACompleteDocumentWithLanguageAndDirection) {
+  for (const Page& page : every_page("token")) {
+    SCOPED_TRACE(page.name);
+    EXPECT_TRUE(page.html.starts_with("<!DOCTYPE html>\n<html lang=\"en\" dir=\"ltr\">"));
+    EXPECT_TRUE(page.html.ends_with("</html>\n"));
+    EXPECT_TRUE(contains(page.html, "<meta charset=\"utf-8\">"));
+    EXPECT_TRUE(contains(page.html, "<meta name=\"viewport\""));
+    EXPECT_TRUE(contains(page.html, "<link rel=\"stylesheet\" href=\"/static/style.css\">"));
+    EXPECT_TRUE(contains(page.html, "<title>"));
+    EXPECT_TRUE(contains(page.html, "<h1>"));
+    EXPECT_TRUE(contains(page.html, "<main id=\"main\">"));
+  }
+}
+
+TEST(Pages, NothingTheContentSecurityPolicyWouldBlockOrLeaveTheOrigin) {
+  const std::regex event_handler(R"(\son[a-z]+\s*=)", std::regex::icase);
+  for (const Page& page : every_page("token")) {
+    SCOPED_TRACE(page.name);
+    EXPECT_FALSE(contains(page.html, "style=")) << "inline style";
+    EXPECT_FALSE(contains(page.html, "<style")) << "inline style sheet";
+    EXPECT_FALSE(contains(page.html, "<script")) << "script";
+    EXPECT_FALSE(contains(page.html, "javascript:"));
+    EXPECT_FALSE(std::regex_search(page.html, event_handler)) << "inline event handler";
+    EXPECT_FALSE(contains(page.html, "http://"));
+    EXPECT_FALSE(contains(page.html, "https://"));
+    EXPECT_FALSE(contains(page.html, "//")) << "a protocol-relative URL or a comment";
+    EXPECT_FALSE(contains(page.html, "{{")) << "an unfilled template tag";
+    EXPECT_FALSE(contains(page.html, "}}")) << "an unfilled template tag";
+  }
+}
+
+TEST(Pages, EveryDynamicValueIsEscaped) {
+  for (const Page& page : every_page(kEvil)) {
+    SCOPED_TRACE(page.name);
+    EXPECT_FALSE(contains(page.html, kEvil));
+    EXPECT_FALSE(contains(page.html, "<script"));
+  }
+  const std::string report = pages::report_page(evil_questionnaire(), kEvil, kYear);
+  // Token, and per question id (several times), label, help; the option's value and label.
+  std::size_t count = 0;
+  for (auto at = report.find(kEvilEscaped); at != std::string::npos;
+       at = report.find(kEvilEscaped, at + 1)) {
+    ++count;
+  }
+  EXPECT_GE(count, 1 + 5 * 3 + 2);
+  EXPECT_TRUE(contains(report, "value=\"" + std::string(kEvilEscaped) + "\""));
+  EXPECT_TRUE(contains(pages::codename_page(kEvil, "t", false),
+                       "<p class=\"codename\" translate=\"no\">" + std::string(kEvilEscaped)));
+  EXPECT_TRUE(contains(pages::error_page(500, kEvil), kEvilEscaped));
+}
+
+TEST(Pages, FormsCarryTheCsrfToken) {
+  const std::string field =
+      "<input type=\"hidden\" name=\"" + std::string(form::kCsrfField) + "\" value=\"tok-123\">";
+  EXPECT_TRUE(contains(pages::report_page(default_questionnaire(), "tok-123", kYear), field));
+  EXPECT_TRUE(contains(pages::codename_page("1234", "tok-123", false), field));
+  for (const Page& page : every_page("tok-123")) {
+    SCOPED_TRACE(page.name);
+    const bool has_form = contains(page.html, "<form");
+    EXPECT_EQ(has_form, contains(page.html, field));
+  }
+}
+
+TEST(Pages, LandingExplainsSafetyAndBothEncryptionModes) {
+  const std::string page = pages::landing_page();
+  EXPECT_TRUE(contains(page, "Tor Browser"));
+  EXPECT_TRUE(contains(page, "work computer"));
+  EXPECT_TRUE(contains(page, "codename"));
+  EXPECT_TRUE(contains(page, "your browser encrypts your report before it leaves"));
+  EXPECT_TRUE(contains(page, "the server encrypts it as it arrives"));
+  EXPECT_TRUE(contains(page, "href=\"/report\""));
+}
+
+TEST(Pages, ReportFormPostsMultipartWithEveryQuestionAndFiles) {
+  const Questionnaire questionnaire = default_questionnaire();
+  const std::string page = pages::report_page(questionnaire, "t", kYear);
+  EXPECT_TRUE(
+      contains(page, "<form method=\"post\" action=\"/report\" enctype=\"multipart/form-data\""));
+  EXPECT_TRUE(contains(page, "the server encrypts them as they arrive"));
+  EXPECT_TRUE(contains(page, "<input type=\"file\" id=\"attachments\" name=\"" +
+                                 std::string(form::kAttachmentsField) + "\" multiple"));
+  for (const form::Question& question : questionnaire.questions) {
+    SCOPED_TRACE(question.id);
+    EXPECT_TRUE(contains(page, question.label));
+    if (question.kind == Kind::month) {
+      EXPECT_TRUE(contains(page, "name=\"" + question.id + ".year\""));
+      EXPECT_TRUE(contains(page, "name=\"" + question.id + ".month\""));
+    } else {
+      EXPECT_TRUE(contains(page, "name=\"" + question.id + "\""));
+    }
+  }
+  // Labels tie to their controls; optional questions say so.
+  EXPECT_TRUE(contains(page,
+                       "<label for=\"q-city\">In which city or area? <span "
+                       "class=\"optional\">(optional)</span></label>"));
+  EXPECT_TRUE(contains(page, "aria-describedby=\"q-city-help\""));
+  EXPECT_TRUE(contains(page,
+                       "<textarea id=\"q-what_happened\" name=\"what_happened\" rows=\"8\" "
+                       "maxlength=\"20000\" required"));
+  EXPECT_TRUE(contains(page, "<input type=\"text\" id=\"q-city\" name=\"city\" maxlength=\"200\""));
+  EXPECT_TRUE(contains(page, "How can the reviewers reach you? <span"));
+  EXPECT_TRUE(contains(page, "can identify you"));
+  // Months: the last 31 years, newest first; countries by ISO code.
+  EXPECT_TRUE(contains(page, "<option value=\"2026\">2026</option>\n<option value=\"2025\">"));
+  EXPECT_TRUE(contains(page, "<option value=\"1996\">1996</option>\n</select>"));
+  EXPECT_TRUE(contains(page, "<option value=\"12\">December</option>"));
+  EXPECT_TRUE(contains(page, "<option value=\"CN\">China</option>"));
+  EXPECT_TRUE(contains(page, "<option value=\"TW\">Taiwan</option>"));
+  // A multiple choice is checkboxes.
+  EXPECT_TRUE(contains(page,
+                       "<input type=\"checkbox\" id=\"q-incident_type-police_service_centre\" "
+                       "name=\"incident_type\" value=\"police_service_centre\">"));
+}
+
+TEST(Pages, SingleChoiceIsRadioButtonsRequiredWhenTheQuestionIs) {
+  auto parsed = form::parse_questionnaire(R"(
+[[question]]
+id = "pick"
+label = "Pick"
+kind = "choice"
+required = true
+options = [{ value = "a", label = "A" }, { value = "b", label = "B" }]
+)",
+                                          "test.toml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  const std::string page = pages::report_page(*parsed, "t", kYear);
+  EXPECT_TRUE(contains(page, "<legend>Pick</legend>"));
+  EXPECT_TRUE(contains(page,
+                       "<input type=\"radio\" id=\"q-pick-a\" name=\"pick\" value=\"a\" "
+                       "required>\n<label for=\"q-pick-a\">A</label>"));
+}
+
+TEST(Pages, CodenamePageShowsItOnceAndAsksForItAgain) {
+  const std::string page = pages::codename_page("3141 5926 5358 9793 2384 6260", "t", false);
+  const std::string shown = "3141 5926 5358 9793 2384 6260";
+  EXPECT_EQ(page.find(shown), page.rfind(shown));
+  EXPECT_TRUE(contains(page, "<form method=\"post\" action=\"/codename\">"));
+  EXPECT_TRUE(contains(page, "name=\"" + std::string(form::kCodenameField) + "\""));
+  EXPECT_TRUE(contains(page, "autocomplete=\"off\""));
+  EXPECT_TRUE(contains(page, "Write it down"));
+  EXPECT_FALSE(contains(page, "role=\"alert\""));
+  EXPECT_TRUE(contains(pages::codename_page(shown, "t", true), "does not match"));
+}
+
+TEST(Pages, SubmittedNotAcceptingAndErrorPages) {
+  const std::string submitted = pages::submitted_page();
+  EXPECT_TRUE(contains(submitted, "your report was sent"));
+  const std::string main = submitted.substr(submitted.find("<main"));
+  EXPECT_FALSE(std::regex_search(main, std::regex(">[^<]*[0-9]"))) << "no time or date";
+  EXPECT_TRUE(contains(pages::not_accepting_page(), "this tip line is not accepting reports yet"));
+  const std::string error = pages::error_page(413, "Your files are too large.");
+  EXPECT_TRUE(contains(error, "Error 413"));
+  EXPECT_TRUE(contains(error, "Your files are too large."));
+  EXPECT_TRUE(contains(error, "<a href=\"/\">"));
+}
+
+TEST(Pages, StaticAssets) {
+  const auto style = pages::static_asset("/static/style.css");
+  ASSERT_TRUE(style.has_value());
+  EXPECT_EQ(style->content_type, "text/css; charset=utf-8");
+  EXPECT_TRUE(contains(style->body, ":focus"));
+  EXPECT_FALSE(contains(style->body, "url(")) << "nothing to fetch";
+  EXPECT_FALSE(contains(style->body, "@import"));
+  EXPECT_TRUE(std::regex_match(std::string(style->etag), std::regex("\"[0-9a-f]{64}\"")));
+  for (const char* path : {"/static/", "/static/nope.css", "/style.css", "/pages/landing.html",
+                           "/static/../questionnaire.toml", "/questionnaire.toml",
+                           "static/style.css", "/static/style.css/", ""}) {
+    EXPECT_FALSE(pages::static_asset(path).has_value()) << path;
+  }
+}
+
+// Questionnaires.
+
+TEST(Questionnaire, DefaultCoversTheIncidentQuestions) {
+  const Questionnaire questionnaire = default_questionnaire();
+  std::vector<std::string> ids;
+  for (const auto& question : questionnaire.questions) ids.push_back(question.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"what_happened", "when", "country", "city",
+                                           "incident_type", "involved", "contact"}));
+  const auto& kinds = questionnaire.questions;
+  EXPECT_EQ(kinds[0].kind, Kind::textarea);
+  EXPECT_TRUE(kinds[0].required);
+  EXPECT_EQ(kinds[1].kind, Kind::month);
+  EXPECT_EQ(kinds[2].kind, Kind::country);
+  EXPECT_EQ(kinds[3].kind, Kind::text);
+  EXPECT_EQ(kinds[4].kind, Kind::choice);
+  EXPECT_TRUE(kinds[4].multiple);
+  std::vector<std::string> types;
+  for (const auto& option : kinds[4].options) types.push_back(option.value);
+  EXPECT_EQ(types, (std::vector<std::string>{
+                       "pressure_to_return", "family_harassment", "surveillance", "online_threats",
+                       "detention_questioning", "police_service_centre", "other"}));
+  EXPECT_FALSE(kinds[6].required);
+  EXPECT_TRUE(contains(kinds[6].help, "can identify you"));
+}
+
+TEST(Questionnaire, CountriesAreUniqueIsoCodes) {
+  const auto countries = form::countries();
+  EXPECT_GT(countries.size(), 240U);
+  std::set<std::string_view> codes;
+  for (const auto& country : countries) {
+    EXPECT_TRUE(std::regex_match(std::string(country.code), std::regex("[A-Z]{2}")));
+    EXPECT_FALSE(country.name.empty());
+    EXPECT_TRUE(codes.insert(country.code).second) << country.code;
+  }
+}
+
+TEST(Questionnaire, LoadsAFileAndReportsAMissingOne) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tipline-pages-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "questions.toml";
+  std::ofstream(file) << "[[question]]\nid = \"a\"\nlabel = \"A?\"\nkind = \"text\"\n";
+  const auto loaded = form::load_questionnaire(file);
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  ASSERT_EQ(loaded->questions.size(), 1U);
+  EXPECT_EQ(loaded->questions[0].max_length, 1000U);
+
+  const auto missing = form::load_questionnaire(dir / "missing.toml");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, form::Errc::unreadable);
+  EXPECT_TRUE(contains(missing.error().message, "missing.toml: cannot read"));
+  std::filesystem::remove_all(dir);
+}
+
+struct Malformed {
+  const char* toml;
+  const char* message;
+};
+
+TEST(Questionnaire, EachMalformationIsRefusedWithItsPlace) {
+  const std::string ok = "label = \"Q\"\nkind = \"text\"\n";
+  const std::vector<Malformed> cases = {
+      {"[[question", "test.toml:1:"},
+      {"", "test.toml: question: expected 1 to 100 [[question]] tables"},
+      {"question = [1, 2]", "test.toml: question: expected 1 to 100 [[question]] tables"},
+      {"title = \"x\"\n[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"",
+       "test.toml: title: unknown key"},
+      {"[[question]]\nlabel = \"Q\"\nkind = \"text\"", "test.toml: question 1: id: missing"},
+      {"[[question]]\nid = \"What\"\nlabel = \"Q\"\nkind = \"text\"",
+       "test.toml: question 1: id: must be 1 to 32 of a-z, 0-9 and _, got \"What\""},
+      {"[[question]]\nid = \"a.b\"\nlabel = \"Q\"\nkind = \"text\"", "question 1: id: must be"},
+      {"[[question]]\nid = \"abcdefghijklmnopqrstuvwxyz0123456\"\nlabel = \"Q\"\nkind = \"text\"",
+       "question 1: id: must be"},
+      {"[[question]]\nid = 7\nlabel = \"Q\"\nkind = \"text\"", "question 1: id: expected a string"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"\n"
+       "[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"",
+       "test.toml: question 2: id: \"a\" is used by an earlier question"},
+      {"[[question]]\nid = \"csrf_token\"\nlabel = \"Q\"\nkind = \"text\"",
+       "question 1: id: \"csrf_token\" is reserved"},
+      {"[[question]]\nid = \"attachments\"\nlabel = \"Q\"\nkind = \"text\"",
+       "question 1: id: \"attachments\" is reserved"},
+      {"[[question]]\nid = \"a\"\nkind = \"text\"", "test.toml: question 1: label: missing"},
+      {"[[question]]\nid = \"a\"\nlabel = \"  \"\nkind = \"text\"",
+       "question 1: label: must not be empty"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nhelp = \"\"\nkind = \"text\"",
+       "question 1: help: must not be empty"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"", "question 1: kind: missing"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"date\"",
+       "question 1: kind: must be \"text\", \"textarea\", \"month\", \"country\" or \"choice\", "
+       "got \"date\""},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"\nrequired = \"yes\"",
+       "question 1: required: expected true or false"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"\ncolour = \"red\"",
+       "test.toml: question 1: colour: unknown key"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"\nmax_length = 0",
+       "question 1: max_length: must be from 1 to 100000"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"textarea\"\nmax_length = 100001",
+       "question 1: max_length: must be from 1 to 100000"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"month\"\nmax_length = 5",
+       "question 1: max_length: only text and textarea questions have one"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"\nmultiple = true",
+       "question 1: multiple: only choice questions have it"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"country\"\noptions = []",
+       "question 1: options: only choice questions have them"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"",
+       "question 1: options: missing: a choice needs options"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\noptions = []",
+       "question 1: options: must have 1 to 100 options"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\noptions = [\"x\"]",
+       "question 1: option 1: expected a table"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\n"
+       "options = [{ value = \"X\", label = \"x\" }]",
+       "question 1: option 1: value: must be 1 to 64 of a-z, 0-9 and _, got \"X\""},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\n"
+       "options = [{ value = \"x\", label = \"x\" }, { value = \"x\", label = \"y\" }]",
+       "question 1: option 2: value: \"x\" is used by an earlier option"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\noptions = [{ value = \"x\" }]",
+       "question 1: option 1: label: missing"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\n"
+       "options = [{ value = \"x\", label = \"x\", extra = 1 }]",
+       "question 1: option 1: extra: unknown key"},
+  };
+  for (const Malformed& malformed : cases) {
+    SCOPED_TRACE(malformed.toml);
+    const auto parsed = form::parse_questionnaire(malformed.toml, "test.toml");
+    ASSERT_FALSE(parsed.has_value());
+    EXPECT_EQ(parsed.error().code, form::Errc::invalid);
+    EXPECT_TRUE(contains(parsed.error().message, malformed.message)) << parsed.error().message;
+  }
+}
+
+TEST(Questionnaire, EveryProblemIsReportedAtOnce) {
+  const auto parsed = form::parse_questionnaire(
+      "[[question]]\nid = \"A\"\nlabel = \"Q\"\nkind = \"text\"\n"
+      "[[question]]\nid = \"b\"\nkind = \"nope\"\noptions = []\n",
+      "test.toml");
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_EQ(parsed.error().message,
+            "test.toml: question 1: id: must be 1 to 32 of a-z, 0-9 and _, got \"A\"\n"
+            "test.toml: question 2: label: missing\n"
+            "test.toml: question 2: kind: must be \"text\", \"textarea\", \"month\", \"country\" "
+            "or \"choice\", got \"nope\"");
+}
+
+// Answers and the report document.
+
+std::string text_of(const crypto::Secret& secret) {
+  const auto bytes = secret.expose();
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+tl::expected<std::string, form::Error> report(const std::vector<Field>& fields) {
+  return form::report_document(default_questionnaire(), fields).map(text_of);
+}
+
+std::string refusal(const std::vector<Field>& fields) {
+  const auto result = report(fields);
+  EXPECT_FALSE(result.has_value()) << *result;
+  if (result) return {};
+  EXPECT_EQ(result.error().code, form::Errc::answers);
+  return result.error().message;
+}
+
+TEST(Answers, CanonicalReportDocument) {
+  const auto result = report({
+      {"csrf_token", "ignored"},
+      {"what_happened", "Two men came.\r\nThey said \"go home\" \\ or else.\ttab"},
+      {"when.year", "2025"},
+      {"when.month", "03"},
+      {"country", "NL"},
+      {"city", "Rotterdam"},
+      {"incident_type", "other"},
+      {"incident_type", "pressure_to_return"},
+      {"involved", ""},
+      {"contact", "   "},
+  });
+  ASSERT_TRUE(result.has_value()) << result.error().message;
+  EXPECT_EQ(*result,
+            "{\"format\":\"tipline-report/1\",\"answers\":{"
+            "\"what_happened\":\"Two men came.\\nThey said \\\"go home\\\" \\\\ or else.\\ttab\","
+            "\"when\":\"2025-03\",\"country\":\"NL\",\"city\":\"Rotterdam\","
+            "\"incident_type\":[\"pressure_to_return\",\"other\"]}}");
+  EXPECT_NO_THROW(static_cast<void>(boost::json::parse(*result)));
+}
+
+TEST(Answers, OnlyTheRequiredQuestionAndYearWithoutMonth) {
+  EXPECT_EQ(report({{"what_happened", "ü 漢 😀"}, {"when.year", "2019"}, {"when.month", ""}}),
+            "{\"format\":\"tipline-report/1\",\"answers\":{\"what_happened\":\"ü 漢 😀\","
+            "\"when\":\"2019\"}}");
+}
+
+TEST(Answers, SingleChoiceIsAStringAndEmptyFormHasNoAnswers) {
+  auto parsed = form::parse_questionnaire(R"(
+[[question]]
+id = "pick"
+label = "Pick"
+kind = "choice"
+options = [{ value = "a", label = "A" }, { value = "b", label = "B" }]
+)",
+                                          "test.toml");
+  ASSERT_TRUE(parsed.has_value());
+  const std::vector<Field> pick_b = {{"pick", "b"}};
+  EXPECT_EQ(form::report_document(*parsed, pick_b).map(text_of),
+            "{\"format\":\"tipline-report/1\",\"answers\":{\"pick\":\"b\"}}");
+  EXPECT_EQ(form::report_document(*parsed, {}).map(text_of),
+            "{\"format\":\"tipline-report/1\",\"answers\":{}}");
+  const std::vector<Field> both = {{"pick", "a"}, {"pick", "b"}};
+  EXPECT_EQ(form::report_document(*parsed, both).error().message, "The form sent “Pick” twice.");
+}
+
+TEST(Answers, RequiredQuestionsMustBeAnswered) {
+  EXPECT_EQ(refusal({}), "Please answer “What happened?”.");
+  EXPECT_EQ(refusal({{"what_happened", " \r\n\t "}}), "Please answer “What happened?”.");
+}
+
+TEST(Answers, LengthIsCountedInCharactersAfterLineBreaksAreNormalised) {
+  const std::string at_limit = std::string(99, 'x') + "\r\n" + "ü" + std::string(99, 'y');
+  EXPECT_TRUE(report({{"what_happened", "x"}, {"city", at_limit}}).has_value());
+  EXPECT_EQ(refusal({{"what_happened", "x"}, {"city", at_limit + "z"}}),
+            "The answer to “In which city or area?” is too long: it may have at most 200 "
+            "characters.");
+}
+
+TEST(Answers, RefusesWhatTheFormCannotHaveSent) {
+  const std::vector<std::pair<std::vector<Field>, std::string>> cases = {
+      {{{"what_happened", "x"}, {"age", "40"}},
+       "The form sent an answer to a question this tip line does not ask."},
+      {{{"what_happened", "x"}, {"city.year", "2020"}},
+       "The form sent an answer to a question this tip line does not ask."},
+      {{{"what_happened", "x"}, {"when.day", "1"}},
+       "The form sent an answer to a question this tip line does not ask."},
+      {{{"what_happened", "x"}, {"when", "2020-01"}},
+       "The form sent an answer to a question this tip line does not ask."},
+      {{{"what_happened", "x"}, {"what_happened", "y"}}, "The form sent “What happened?” twice."},
+      {{{"what_happened", "x"}, {"when.year", "2020"}, {"when.year", "2021"}},
+       "The form sent “When did it happen?” twice."},
+      {{{"what_happened", "x"}, {"incident_type", "other"}, {"incident_type", "other"}},
+       "The form sent “What kind of incident was it?” twice."},
+      {{{"what_happened", "x"}, {"incident_type", "kidnapping"}},
+       "Please choose an answer to “What kind of incident was it?” from the list."},
+      {{{"what_happened", "x"}, {"country", "XX"}},
+       "Please choose a country for “In which country did it happen?” from the list."},
+      {{{"what_happened", "x"}, {"country", "nl"}},
+       "Please choose a country for “In which country did it happen?” from the list."},
+      {{{"what_happened", "x"}, {"when.month", "03"}},
+       "Please give the year for “When did it happen?”."},
+      {{{"what_happened", "x"}, {"when.year", "20"}},
+       "Please choose the year and month for “When did it happen?” from the lists."},
+      {{{"what_happened", "x"}, {"when.year", "1899"}},
+       "Please choose the year and month for “When did it happen?” from the lists."},
+      {{{"what_happened", "x"}, {"when.year", "2020"}, {"when.month", "13"}},
+       "Please choose the year and month for “When did it happen?” from the lists."},
+      {{{"what_happened", "x"}, {"when.year", "2020"}, {"when.month", "3"}},
+       "Please choose the year and month for “When did it happen?” from the lists."},
+      {{{"what_happened", "bad \xff byte"}},
+       "The answer to “What happened?” holds characters that cannot be stored. Please retype "
+       "it."},
+      {{{"what_happened", "overlong \xc0\xaf"}},
+       "The answer to “What happened?” holds characters that cannot be stored. Please retype "
+       "it."},
+      {{{"what_happened", "surrogate \xed\xa0\x80"}},
+       "The answer to “What happened?” holds characters that cannot be stored. Please retype "
+       "it."},
+      {{{"what_happened", "truncated \xe6\xbc"}},
+       "The answer to “What happened?” holds characters that cannot be stored. Please retype "
+       "it."},
+      {{{"what_happened", std::string_view("nul \0 byte", 10)}},
+       "The answer to “What happened?” holds characters that cannot be stored. Please retype "
+       "it."},
+      {{{"what_happened", "escape \x1b[31m"}},
+       "The answer to “What happened?” holds characters that cannot be stored. Please retype "
+       "it."},
+  };
+  for (const auto& [fields, message] : cases) {
+    SCOPED_TRACE(message);
+    EXPECT_EQ(refusal(fields), message);
+  }
+}
+
+}  // namespace
+}  // namespace tipline::server

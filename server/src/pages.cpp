@@ -1,0 +1,281 @@
+#include "pages.h"
+
+#include <cassert>
+#include <map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "embedded.h"
+
+namespace tipline::server::pages {
+namespace {
+
+// The values a template is filled with: text by name, and sections by name, each a list of
+// nested views. A flag is a section of one empty view (shown once) or of none (hidden).
+// Text is borrowed, not copied, so that a secret such as the codename is not copied again
+// on its way into the page; the caller keeps it alive until the page is rendered. Numbers
+// are formatted and kept by the view.
+class View {
+ public:
+  View& text(std::string name, std::string_view value) {
+    texts_.insert_or_assign(std::move(name), value);
+    return *this;
+  }
+  View& number(std::string name, long long value) {
+    texts_.insert_or_assign(std::move(name), std::to_string(value));
+    return *this;
+  }
+  View& section(std::string name, std::vector<View> items) {
+    sections_.insert_or_assign(std::move(name), std::move(items));
+    return *this;
+  }
+  View& flag(std::string name, bool on) {
+    return section(std::move(name), on ? std::vector<View>(1) : std::vector<View>());
+  }
+
+  [[nodiscard]] std::optional<std::string_view> find_text(std::string_view name) const {
+    const auto found = texts_.find(name);
+    if (found == texts_.end()) return std::nullopt;
+    return std::visit([](const auto& value) { return std::string_view(value); }, found->second);
+  }
+  [[nodiscard]] const std::vector<View>* find_section(std::string_view name) const {
+    const auto found = sections_.find(name);
+    return found == sections_.end() ? nullptr : &found->second;
+  }
+
+ private:
+  std::map<std::string, std::variant<std::string_view, std::string>, std::less<>> texts_;
+  std::map<std::string, std::vector<View>, std::less<>> sections_;
+};
+
+void append_escaped(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+// The scopes a name is looked up in, innermost last: inside a section, the names of the
+// enclosing views stay visible.
+using Scopes = std::vector<const View*>;
+
+std::optional<std::string_view> find_text(const Scopes& scopes, std::string_view name) {
+  for (auto scope = scopes.rbegin(); scope != scopes.rend(); ++scope) {
+    if (const auto text = (*scope)->find_text(name)) return text;
+  }
+  return std::nullopt;
+}
+
+const std::vector<View>* find_section(const Scopes& scopes, std::string_view name) {
+  for (auto scope = scopes.rbegin(); scope != scopes.rend(); ++scope) {
+    if (const std::vector<View>* items = (*scope)->find_section(name)) return items;
+  }
+  return nullptr;
+}
+
+// Where the "{{/name}}" closing a section that starts at `from` begins, counting nested
+// sections of the same name; npos when it is missing.
+std::size_t section_end(std::string_view page, std::size_t from, std::string_view name) {
+  int depth = 1;
+  for (std::size_t open = page.find("{{", from); open != std::string_view::npos;
+       open = page.find("{{", open + 2)) {
+    const std::size_t close = page.find("}}", open);
+    if (close == std::string_view::npos) break;
+    const std::string_view tag = page.substr(open + 2, close - open - 2);
+    if ((tag.starts_with('#') || tag.starts_with('^')) && tag.substr(1) == name) ++depth;
+    if (tag.starts_with('/') && tag.substr(1) == name && --depth == 0) return open;
+  }
+  return std::string_view::npos;
+}
+
+// Where a line break after a tag spanning [begin, end) of `page` ends: a section tag or
+// comment alone on its line takes the line break with it, so that it leaves no blank line.
+std::size_t past_standalone(std::string_view page, std::size_t begin, std::size_t end) {
+  const bool line_start = begin == 0 || page[begin - 1] == '\n';
+  return line_start && end < page.size() && page[end] == '\n' ? end + 1 : end;
+}
+
+// The template language, a small part of Mustache: {{name}} is the escaped text `name`;
+// {{#name}}...{{/name}} repeats its body for each view of section `name`;
+// {{^name}}...{{/name}} shows its body only when that section is empty; {{! ...}} is a
+// comment. There is no way to insert unescaped text. Templates are compiled in and every one
+// is tested, so a malformed template or an unknown name is a programming error.
+void fill(std::string_view page, Scopes& scopes, std::string& out) {
+  std::size_t at = 0;
+  while (at < page.size()) {
+    const std::size_t open = page.find("{{", at);
+    out.append(page.substr(at, open == std::string_view::npos ? open : open - at));
+    if (open == std::string_view::npos) return;
+    const std::size_t close = page.find("}}", open);
+    assert(close != std::string_view::npos && "an unclosed {{ in a template");
+    if (close == std::string_view::npos) return;
+    const std::string_view tag = page.substr(open + 2, close - open - 2);
+    at = close + 2;
+    if (tag.starts_with('!')) {
+      at = past_standalone(page, open, at);
+    } else if (tag.starts_with('#') || tag.starts_with('^')) {
+      const std::string_view name = tag.substr(1);
+      at = past_standalone(page, open, at);
+      const std::size_t end = section_end(page, at, name);
+      assert(end != std::string_view::npos && "a section without its {{/name}}");
+      if (end == std::string_view::npos) return;
+      const std::string_view body = page.substr(at, end - at);
+      at = past_standalone(page, end, end + name.size() + 5);  // past "{{/name}}"
+      const std::vector<View>* items = find_section(scopes, name);
+      assert(items != nullptr && "a template names a section its page does not set");
+      if (items == nullptr) continue;
+      if (tag.starts_with('^')) {
+        if (items->empty()) fill(body, scopes, out);
+        continue;
+      }
+      for (const View& item : *items) {
+        scopes.push_back(&item);
+        fill(body, scopes, out);
+        scopes.pop_back();
+      }
+    } else {
+      const std::optional<std::string_view> text = find_text(scopes, tag);
+      assert(text && "a template names a value its page does not set");
+      if (text) append_escaped(out, *text);
+    }
+  }
+}
+
+std::string_view embedded_file(std::string_view path) {
+  for (const embedded::File& file : embedded::files()) {
+    if (file.path == path) return file.bytes;
+  }
+  assert(false && "every page template is embedded (web/CMakeLists.txt)");
+  return {};
+}
+
+// reserve_extra: room for the values beyond the template's own size. Enough of it means the
+// page is written without reallocating, which would leave copies of it in freed memory.
+std::string render(std::string_view template_path, const View& view,
+                   std::size_t reserve_extra = 0) {
+  const std::string_view page = embedded_file(template_path);
+  std::string out;
+  out.reserve(page.size() + reserve_extra);
+  Scopes scopes{&view};
+  fill(page, scopes, out);
+  return out;
+}
+
+// The most an escaped byte grows to ("&quot;").
+constexpr std::size_t kMaxEscapedBytes = 6;
+
+std::string_view kind_flag(form::Kind kind) {
+  switch (kind) {
+    case form::Kind::text:
+      return "text";
+    case form::Kind::textarea:
+      return "textarea";
+    case form::Kind::month:
+      return "month";
+    case form::Kind::country:
+      return "country";
+    case form::Kind::choice:
+      return "choice";
+  }
+  return "text";
+}
+
+View question_view(const form::Question& question) {
+  View view;
+  view.text("id", question.id)
+      .text("label", question.label)
+      .text("help", question.help)
+      .flag("has_help", !question.help.empty())
+      .flag("required", question.required)
+      .flag("multiple", question.multiple)
+      .number("max_length", static_cast<long long>(question.max_length));
+  for (const form::Kind kind : {form::Kind::text, form::Kind::textarea, form::Kind::month,
+                                form::Kind::country, form::Kind::choice}) {
+    view.flag(std::string(kind_flag(kind)), kind == question.kind);
+  }
+  std::vector<View> options;
+  for (const form::Option& option : question.options) {
+    options.emplace_back().text("value", option.value).text("label", option.label);
+  }
+  view.section("options", std::move(options));
+  return view;
+}
+
+// Incidents of the last thirty years: older ones can be described in words.
+constexpr int kYearsOffered = 31;
+
+}  // namespace
+
+std::string landing_page() { return render("pages/landing.html", View()); }
+
+std::string report_page(const form::Questionnaire& questionnaire, std::string_view csrf_token,
+                        int current_year) {
+  std::vector<View> questions;
+  for (const form::Question& question : questionnaire.questions) {
+    questions.push_back(question_view(question));
+  }
+  std::vector<View> years;
+  for (int year = current_year; year > current_year - kYearsOffered; --year) {
+    years.emplace_back().number("year", year);
+  }
+  std::vector<View> countries;
+  for (const form::Country& country : form::countries()) {
+    countries.emplace_back().text("code", country.code).text("name", country.name);
+  }
+  View view;
+  view.text("csrf_token", csrf_token)
+      .section("questions", std::move(questions))
+      .section("years", std::move(years))
+      .section("countries", std::move(countries));
+  return render("pages/report.html", view);
+}
+
+std::string codename_page(std::string_view codename, std::string_view csrf_token,
+                          bool retype_mismatch) {
+  View view;
+  view.text("codename", codename).text("csrf_token", csrf_token).flag("mismatch", retype_mismatch);
+  return render("pages/codename.html", view,
+                kMaxEscapedBytes * (codename.size() + csrf_token.size()));
+}
+
+std::string submitted_page() { return render("pages/submitted.html", View()); }
+
+std::string not_accepting_page() { return render("pages/not-accepting.html", View()); }
+
+std::string error_page(unsigned status, std::string_view message) {
+  View view;
+  view.number("status", status).text("message", message);
+  return render("pages/error.html", view);
+}
+
+std::optional<Asset> static_asset(std::string_view path) {
+  if (!path.starts_with("/static/")) return std::nullopt;
+  const std::string_view name = path.substr(1);
+  for (const embedded::File& file : embedded::files()) {
+    if (file.path != name) continue;
+    const std::string_view type =
+        name.ends_with(".css") ? "text/css; charset=utf-8" : "application/octet-stream";
+    return Asset{type, file.bytes, file.etag};
+  }
+  return std::nullopt;
+}
+
+}  // namespace tipline::server::pages

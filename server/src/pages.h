@@ -1,0 +1,58 @@
+// The source side's server-rendered pages, which work without JavaScript (Tor Browser's
+// "Safest" level), and the static assets they use.
+//
+// Pages are filled from the templates in web/pages/, embedded in the binary; each template
+// holds all of its page's own words (questions come from the questionnaire, country names
+// from questionnaire.cpp). Every value put into a page is HTML-escaped. The pages load only
+// /static/style.css and post only to their own origin:
+//   GET /                   landing_page(): how to stay safe; links to GET /report
+//   GET /report             report_page(): POSTs to /report as multipart/form-data the
+//                           questions' fields (questionnaire.h), files named
+//                           form::kAttachmentsField and form::kCsrfField
+//   answer to POST /report  codename_page(): POSTs to /codename, urlencoded,
+//                           form::kCodenameField and form::kCsrfField
+//   answer to POST /codename, once the retyped codename matches: submitted_page()
+//   GET / and GET /report while no recipient bundle is installed: not_accepting_page()
+//   any failure: error_page()
+// Thread safety: pure functions of their arguments.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "questionnaire.h"
+
+namespace tipline::server::pages {
+
+[[nodiscard]] std::string landing_page();
+
+// The report form for `questionnaire`. Month questions offer the years from current_year
+// back to current_year - 30.
+[[nodiscard]] std::string report_page(const form::Questionnaire& questionnaire,
+                                      std::string_view csrf_token, int current_year);
+
+// Shows `codename` (display form) once and asks for it to be retyped. retype_mismatch adds a
+// notice that the last retyped codename was wrong. The page holds the codename: callers
+// should wipe the returned string once it is sent; the function makes no other copy.
+[[nodiscard]] std::string codename_page(std::string_view codename, std::string_view csrf_token,
+                                        bool retype_mismatch);
+
+[[nodiscard]] std::string submitted_page();
+
+// Says plainly that this tip line is not accepting reports yet.
+[[nodiscard]] std::string not_accepting_page();
+
+// An error page: the HTTP status code, a plain message for the witness, a link back home.
+[[nodiscard]] std::string error_page(unsigned status, std::string_view message);
+
+struct Asset {
+  std::string_view content_type;
+  std::string_view body;
+  std::string_view etag;  // a strong ETag, quotes included: a hash of body
+};
+
+// The embedded asset served at `path` ("/static/style.css"), if there is one.
+[[nodiscard]] std::optional<Asset> static_asset(std::string_view path);
+
+}  // namespace tipline::server::pages
