@@ -27,7 +27,7 @@ class Environment {
                              storage::Database::Mode::create_new);
     EXPECT_TRUE(store.has_value()) << store.error().message;
     store_ = std::move(*store);
-    services_ = std::make_unique<Services>(Services{config_, *store_});
+    services_ = std::make_unique<Services>(config_, *store_);
   }
   Services& services() { return *services_; }
   config::Config& config() { return config_; }

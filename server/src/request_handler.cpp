@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <boost/beast/http/field.hpp>
+#include <boost/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "bundle.h"
+#include "pages.h"
+#include "submissions.h"
 
 namespace tipline::server {
 namespace {
@@ -56,7 +61,11 @@ struct Route {
   std::string_view allow;
 };
 constexpr std::array kRoutes = {
+    Route{"/", "GET, HEAD"},
     Route{"/healthz", "GET, HEAD"},
+    Route{"/static/style.css", "GET, HEAD"},
+    Route{"/api/v1/keys", "GET, HEAD"},
+    Route{"/api/v1/submissions", "POST"},
 };
 constexpr std::string_view kUnknownPathMethods = "GET, HEAD, POST";
 
@@ -89,9 +98,16 @@ Response method_not_allowed(unsigned version, std::string_view allow,
 
 BodyPlan plan_body(http::verb method, std::string_view target, const config::Limits& limits) {
   BodyPlan plan;
-  plan.allow = allowed_methods(path_of(target));
+  const std::string_view path = path_of(target);
+  plan.allow = allowed_methods(path);
   plan.method_allowed = allows(plan.allow, method);
-  plan.body_limit = method == http::verb::post ? limits.body_bytes : 0;
+  if (method != http::verb::post) {
+    plan.body_limit = 0;
+  } else if (path == "/api/v1/submissions") {
+    plan.body_limit = submissions::body_limit(limits);
+  } else {
+    plan.body_limit = limits.body_bytes;
+  }
   return plan;
 }
 
@@ -99,20 +115,103 @@ Response error_response(http::status status, unsigned version, const RequestCont
   return json_response(status, version, error_body(status), false, context);
 }
 
-void handle_request(Request request, const RequestContext& context, Services& /*services*/,
+namespace {
+
+Response html_response(http::status status, unsigned version, std::string body, bool head,
+                       const RequestContext& context) {
+  Response response(status, version);
+  set_security_headers(response, context);
+  response.set(http::field::content_type, "text/html; charset=utf-8");
+  response.body() = std::move(body);
+  response.prepare_payload();
+  if (head) response.body().clear();
+  return response;
+}
+
+Response serve_landing(unsigned version, bool head, const RequestContext& context,
+                       Services& services) {
+  auto installed = bundle::current(services.store);
+  if (!installed) {
+    return html_response(http::status::internal_server_error, version,
+                         pages::error_page(500, "The tip line cannot read its settings."), head,
+                         context);
+  }
+  if (!*installed) {
+    return html_response(http::status::service_unavailable, version, pages::not_accepting_page(),
+                         head, context);
+  }
+  return html_response(http::status::ok, version, pages::landing_page(), head, context);
+}
+
+Response serve_asset(unsigned version, std::string_view path, bool head,
+                     const RequestContext& context) {
+  const auto asset = pages::static_asset(path);
+  if (!asset) {
+    return json_response(http::status::not_found, version, error_body(http::status::not_found),
+                         head, context);
+  }
+  Response response(http::status::ok, version);
+  set_security_headers(response, context);
+  response.set(http::field::content_type, asset->content_type);
+  response.set(http::field::etag, asset->etag);
+  response.body() = std::string(asset->body);
+  response.prepare_payload();
+  if (head) response.body().clear();
+  return response;
+}
+
+// GET /api/v1/keys: the installed recipient bundle, byte for byte, with its signature, so
+// the browser and tipline-review can check it against the organisation root key.
+Response serve_keys(unsigned version, bool head, const RequestContext& context,
+                    Services& services) {
+  auto installed = bundle::current(services.store);
+  if (!installed) {
+    return json_response(http::status::internal_server_error, version,
+                         error_body(http::status::internal_server_error), head, context);
+  }
+  if (!*installed) {
+    return json_response(
+        http::status::service_unavailable, version,
+        boost::json::serialize(boost::json::object{{"error", std::string(bundle::kNotAccepting)}}),
+        head, context);
+  }
+  return json_response(
+      http::status::ok, version,
+      boost::json::serialize(boost::json::object{{"version", (*installed)->version},
+                                                 {"bundle", (*installed)->bytes},
+                                                 {"signature", (*installed)->signature_text}}),
+      head, context);
+}
+
+}  // namespace
+
+void handle_request(Request request, const RequestContext& context, Services& services,
                     Respond respond) {
   const std::string_view path = path_of({request.target().data(), request.target().size()});
   const bool head = request.method() == http::verb::head;
+  const unsigned version = request.version();
   const std::string_view allow = allowed_methods(path);
   if (!allows(allow, request.method())) {
-    return respond(method_not_allowed(request.version(), allow, context));
+    return respond(method_not_allowed(version, allow, context));
   }
   if (path == "/healthz") {
-    return respond(
-        json_response(http::status::ok, request.version(), "{\"status\":\"ok\"}", head, context));
+    return respond(json_response(http::status::ok, version, "{\"status\":\"ok\"}", head, context));
   }
-  respond(json_response(http::status::not_found, request.version(),
-                        error_body(http::status::not_found), head, context));
+  if (context.side == Side::source) {
+    if (path == "/") return respond(serve_landing(version, head, context, services));
+    if (path.starts_with("/static/")) return respond(serve_asset(version, path, head, context));
+    if (path == "/api/v1/keys") return respond(serve_keys(version, head, context, services));
+    if (path == "/api/v1/submissions") {
+      return submissions::accept(
+          request.body(), services.config.limits, services.store, services.submission_bucket,
+          [respond = std::move(respond), version, context](submissions::Outcome outcome) {
+            respond(
+                json_response(outcome.status, version, std::move(outcome.body), false, context));
+          });
+    }
+  }
+  respond(json_response(http::status::not_found, version, error_body(http::status::not_found), head,
+                        context));
 }
 
 }  // namespace tipline::server

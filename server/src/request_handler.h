@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "submissions.h"
 #include "tipline/config/config.h"
 
 namespace tipline::storage {
@@ -40,6 +41,7 @@ struct RequestContext {
 struct Services {
   const config::Config& config;
   storage::Store& store;
+  submissions::TokenBucket submission_bucket{config.limits.submissions_per_minute};
 };
 
 // Decided from the request line alone, before any body byte is read.

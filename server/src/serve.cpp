@@ -455,7 +455,7 @@ tl::expected<void, Error> serve(const config::Config& config) {
   if (!reviewer_tls) return tl::unexpected(Error{Errc::tls, reviewer_tls.error()});
 
   // Declared before the io_context so that they outlive every session it destroys.
-  Services services{config, **store};
+  Services services(config, **store);
   Connections connections(config.limits.max_connections);
   net::io_context ioc(static_cast<int>(config.threads));
 
