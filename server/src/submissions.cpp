@@ -127,18 +127,16 @@ void accept(std::string_view json_body, const config::Limits& limits, storage::S
     return done(refusal(http::status::too_many_requests,
                         "the tip line is receiving many reports; try again in a minute"));
   }
-  store.write_then(
-      [report = std::move(report), version = current.version](storage::Database& db) {
-        return store_report(db, report, version);
-      },
-      [done = std::move(done)](tl::expected<std::string, storage::Error> stored) {
-        if (!stored) {
-          done(refusal(http::status::internal_server_error,
-                       "the report could not be stored; nothing was kept, send it again"));
-          return;
-        }
-        done({http::status::created, json::serialize(json::object{{"id", *stored}})});
-      });
+  store.write_then([report = std::move(report), version = current.version](
+                       storage::Database& db) { return store_report(db, report, version); },
+                   [done = std::move(done)](tl::expected<std::string, storage::Error> stored) {
+                     if (!stored) {
+                       done(refusal(http::status::internal_server_error,
+                                    "the report could not be stored; please send it again"));
+                       return;
+                     }
+                     done({http::status::created, json::serialize(json::object{{"id", *stored}})});
+                   });
 }
 
 }  // namespace tipline::server::submissions
