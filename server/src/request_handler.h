@@ -39,9 +39,14 @@ struct RequestContext {
 // What the handlers need; outlives every request. Thread safety: the members are safe to
 // use from any thread.
 struct Services {
+  Services(const config::Config& configuration, storage::Store& database)
+      : config(configuration),
+        store(database),
+        submission_bucket(configuration.limits.submissions_per_minute) {}
+
   const config::Config& config;
   storage::Store& store;
-  submissions::TokenBucket submission_bucket{config.limits.submissions_per_minute};
+  submissions::TokenBucket submission_bucket;
 };
 
 // Decided from the request line alone, before any body byte is read.
