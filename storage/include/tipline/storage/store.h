@@ -70,8 +70,9 @@ class Store {
   }
 
   // As write(), but instead of a future, `done` receives the result on the writer thread
-  // once the commit is durable. `done` must be quick and must not call into the Store: an
-  // I/O handler posts the result to its own executor.
+  // once the commit is durable. `done` must be quick and must never wait on the Store (a
+  // future of write() would deadlock); it may queue another write. An I/O handler posts
+  // the result to its own executor.
   template <typename Work, typename Done>
   void write_then(Work work, Done done) {
     using Result = std::invoke_result_t<Work&, Database&>;
