@@ -37,15 +37,21 @@ void set_security_headers(Response& response, const RequestContext& context) {
   }
 }
 
-Response json_response(http::status status, unsigned version, std::string body, bool head,
-                       const RequestContext& context) {
+// Every response is made here, so none can miss the security headers.
+Response make_response(http::status status, unsigned version, std::string_view content_type,
+                       std::string body, bool head, const RequestContext& context) {
   Response response(status, version);
   set_security_headers(response, context);
-  response.set(http::field::content_type, "application/json");
+  response.set(http::field::content_type, content_type);
   response.body() = std::move(body);
   response.prepare_payload();
   if (head) response.body().clear();  // Content-Length still tells the GET body's size
   return response;
+}
+
+Response json_response(http::status status, unsigned version, std::string body, bool head,
+                       const RequestContext& context) {
+  return make_response(status, version, "application/json", std::move(body), head, context);
 }
 
 std::string error_body(http::status status) {
@@ -119,13 +125,7 @@ namespace {
 
 Response html_response(http::status status, unsigned version, std::string body, bool head,
                        const RequestContext& context) {
-  Response response(status, version);
-  set_security_headers(response, context);
-  response.set(http::field::content_type, "text/html; charset=utf-8");
-  response.body() = std::move(body);
-  response.prepare_payload();
-  if (head) response.body().clear();
-  return response;
+  return make_response(status, version, "text/html; charset=utf-8", std::move(body), head, context);
 }
 
 Response serve_landing(unsigned version, bool head, const RequestContext& context,
@@ -150,13 +150,9 @@ Response serve_asset(unsigned version, std::string_view path, bool head,
     return json_response(http::status::not_found, version, error_body(http::status::not_found),
                          head, context);
   }
-  Response response(http::status::ok, version);
-  set_security_headers(response, context);
-  response.set(http::field::content_type, asset->content_type);
+  Response response = make_response(http::status::ok, version, asset->content_type,
+                                    std::string(asset->body), head, context);
   response.set(http::field::etag, asset->etag);
-  response.body() = std::string(asset->body);
-  response.prepare_payload();
-  if (head) response.body().clear();
   return response;
 }
 

@@ -159,7 +159,7 @@ Rate pipelined_commit_rate(const fs::path& file, int writers, std::chrono::durat
           if (!insert) return tl::unexpected(insert.error());
           return insert->bind(std::to_string(n)).run();
         },
-        [&](tl::expected<void, Error> done) {
+        [&](const tl::expected<void, Error>& done) {
           if (done) {
             ++committed;
           } else {
