@@ -10,7 +10,10 @@
 
 #include "bundle.h"
 #include "pages.h"
+#include "report_form.h"
+#include "sources.h"
 #include "submissions.h"
+#include "uploads.h"
 
 namespace tipline::server {
 namespace {
@@ -37,23 +40,6 @@ void set_security_headers(Response& response, const RequestContext& context) {
   }
 }
 
-// Every response is made here, so none can miss the security headers.
-Response make_response(http::status status, unsigned version, std::string_view content_type,
-                       std::string body, bool head, const RequestContext& context) {
-  Response response(status, version);
-  set_security_headers(response, context);
-  response.set(http::field::content_type, content_type);
-  response.body() = std::move(body);
-  response.prepare_payload();
-  if (head) response.body().clear();  // Content-Length still tells the GET body's size
-  return response;
-}
-
-Response json_response(http::status status, unsigned version, std::string body, bool head,
-                       const RequestContext& context) {
-  return make_response(status, version, "application/json", std::move(body), head, context);
-}
-
 std::string error_body(http::status status) {
   return std::string("{\"error\":\"") + std::string(http::obsolete_reason(status)) + "\"}";
 }
@@ -61,7 +47,7 @@ std::string error_body(http::status status) {
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // The routes and the methods each takes. A path not listed takes GET, HEAD and POST, so
-// that it answers 404 rather than 405.
+// that it answers 404 rather than 405. A path ending in '/' matches every path below it.
 struct Route {
   std::string_view path;
   std::string_view allow;
@@ -70,14 +56,23 @@ constexpr std::array kRoutes = {
     Route{"/", "GET, HEAD"},
     Route{"/healthz", "GET, HEAD"},
     Route{"/static/style.css", "GET, HEAD"},
+    Route{"/report", "GET, HEAD, POST"},
+    Route{"/codename", "POST"},
     Route{"/api/v1/keys", "GET, HEAD"},
+    Route{"/api/v1/sources", "POST"},
+    Route{"/api/v1/sources/login", "POST"},
+    Route{"/api/v1/drafts", "POST"},
     Route{"/api/v1/submissions", "POST"},
+    Route{uploads::kCollection, "OPTIONS, POST"},
+    Route{uploads::kItemPrefix, "OPTIONS, HEAD, PATCH, DELETE"},
 };
 constexpr std::string_view kUnknownPathMethods = "GET, HEAD, POST";
 
 std::string_view allowed_methods(std::string_view path) {
-  const auto* route = std::find_if(kRoutes.begin(), kRoutes.end(),
-                                   [&](const Route& candidate) { return candidate.path == path; });
+  const auto* route = std::find_if(kRoutes.begin(), kRoutes.end(), [&](const Route& candidate) {
+    return candidate.path == path || (candidate.path.size() > 1 && candidate.path.ends_with('/') &&
+                                      path.starts_with(candidate.path));
+  });
   return route == kRoutes.end() ? kUnknownPathMethods : route->allow;
 }
 
@@ -107,8 +102,14 @@ BodyPlan plan_body(http::verb method, std::string_view target, const config::Lim
   const std::string_view path = path_of(target);
   plan.allow = allowed_methods(path);
   plan.method_allowed = allows(plan.allow, method);
-  if (method != http::verb::post) {
+  if (method == http::verb::patch && path.starts_with(uploads::kItemPrefix)) {
+    plan.body_limit = limits.upload_bytes;
+    plan.streamed = true;
+  } else if (method != http::verb::post) {
     plan.body_limit = 0;
+  } else if (path == "/report") {
+    plan.body_limit = limits.form_bytes;
+    plan.streamed = true;
   } else if (path == "/api/v1/submissions") {
     plan.body_limit = submissions::body_limit(limits);
   } else {
@@ -117,16 +118,32 @@ BodyPlan plan_body(http::verb method, std::string_view target, const config::Lim
   return plan;
 }
 
-Response error_response(http::status status, unsigned version, const RequestContext& context) {
-  return json_response(status, version, error_body(status), false, context);
+Response make_response(http::status status, unsigned version, std::string_view content_type,
+                       std::string body, bool head, const RequestContext& context) {
+  Response response(status, version);
+  set_security_headers(response, context);
+  response.set(http::field::content_type, content_type);
+  response.body() = std::move(body);
+  response.prepare_payload();
+  if (head) response.body().clear();
+  return response;
 }
 
-namespace {
+Response json_response(http::status status, unsigned version, std::string body, bool head,
+                       const RequestContext& context) {
+  return make_response(status, version, "application/json", std::move(body), head, context);
+}
 
 Response html_response(http::status status, unsigned version, std::string body, bool head,
                        const RequestContext& context) {
   return make_response(status, version, "text/html; charset=utf-8", std::move(body), head, context);
 }
+
+Response error_response(http::status status, unsigned version, const RequestContext& context) {
+  return json_response(status, version, error_body(status), false, context);
+}
+
+namespace {
 
 Response serve_landing(unsigned version, bool head, const RequestContext& context,
                        Services& services) {
@@ -197,6 +214,18 @@ void handle_request(Request request, const RequestContext& context, Services& se
     if (path == "/") return respond(serve_landing(version, head, context, services));
     if (path.starts_with("/static/")) return respond(serve_asset(version, path, head, context));
     if (path == "/api/v1/keys") return respond(serve_keys(version, head, context, services));
+    if (path == "/report") {
+      return respond(report_form::report_page(version, head, context, services));
+    }
+    if (path == "/codename") {
+      return report_form::confirm_codename(request, context, services, std::move(respond));
+    }
+    if (path == "/api/v1/sources" || path == "/api/v1/sources/login" || path == "/api/v1/drafts") {
+      return sources::handle(request, context, services, std::move(respond));
+    }
+    if (path == uploads::kCollection || path.starts_with(uploads::kItemPrefix)) {
+      return uploads::handle(request, context, services, std::move(respond));
+    }
     if (path == "/api/v1/submissions") {
       return submissions::accept(
           request.body(), services.config.limits, services.store, services.submission_bucket,
@@ -208,6 +237,19 @@ void handle_request(Request request, const RequestContext& context, Services& se
   }
   respond(json_response(http::status::not_found, version, error_body(http::status::not_found), head,
                         context));
+}
+
+StreamStart start_stream(const RequestHeader& header, const RequestContext& context,
+                         Services& services) {
+  const std::string_view path = path_of({header.target().data(), header.target().size()});
+  if (context.side == Side::source) {
+    if (path == "/report") return report_form::start_report(header, context, services);
+    if (path.starts_with(uploads::kItemPrefix)) {
+      return uploads::start_patch(header, context, services);
+    }
+  }
+  return json_response(http::status::not_found, header.version(),
+                       error_body(http::status::not_found), false, context);
 }
 
 }  // namespace tipline::server

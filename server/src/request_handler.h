@@ -1,9 +1,11 @@
 // The request layer: turns one parsed request into one response. It knows no sockets,
 // streams or connections, so it is tested without a network.
 //
-// The session asks plan_body() what a request may carry before it reads the body, then
-// hands the whole request to handle_request(), which answers through `respond` once any
-// durable write it needs has committed (possibly on another thread).
+// The session asks plan_body() what a request may carry before it reads the body. Most
+// requests are then read whole and handed to handle_request(), which answers through
+// `respond` once any durable write it needs has committed (possibly on another thread).
+// Streamed requests (form posts with files, tus PATCH) go to start_stream() instead, and
+// their body reaches a BodyStream piece by piece, so no large body is ever whole in memory.
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -12,8 +14,12 @@
 #include <boost/beast/http/verb.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "submissions.h"
 #include "tipline/config/config.h"
@@ -26,6 +32,7 @@ namespace tipline::server {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
+using RequestHeader = boost::beast::http::request_header<>;
 using Respond = std::function<void(Response)>;
 
 enum class Side { source, reviewer };
@@ -54,6 +61,7 @@ struct BodyPlan {
   bool method_allowed = false;  // false: 405 and a closed connection, the body unread
   std::string_view allow;       // the methods the path takes, for the Allow header
   std::uint64_t body_limit = 0;
+  bool streamed = false;  // true: start_stream() takes the request, not handle_request()
 };
 
 [[nodiscard]] BodyPlan plan_body(boost::beast::http::verb method, std::string_view target,
@@ -63,6 +71,45 @@ struct BodyPlan {
 // `respond` is called exactly once.
 void handle_request(Request request, const RequestContext& context, Services& services,
                     Respond respond);
+
+// A request body consumed as it arrives. The session calls consume() for each piece in
+// order, waiting for `next` before it reads more (that wait is the backpressure), then
+// finish() once the body has ended. If the connection breaks first, the stream is
+// destroyed without finish() and must leave nothing half-done behind. Thread safety: the
+// session never calls two members at once; `next` and `respond` may be called from any
+// thread.
+class BodyStream {
+ public:
+  // nullopt: ready for the next piece. A response ends the request there: it is sent, the
+  // rest of the body is left unread and the connection closes.
+  using Next = std::function<void(std::optional<Response>)>;
+
+  BodyStream() = default;
+  BodyStream(const BodyStream&) = delete;
+  BodyStream& operator=(const BodyStream&) = delete;
+  virtual ~BodyStream() = default;
+
+  // `piece` stays valid until `next` is called; `next` is called exactly once.
+  virtual void consume(std::span<const std::uint8_t> piece, Next next) = 0;
+  // The whole body was consumed; `respond` is called exactly once.
+  virtual void finish(Respond respond) = 0;
+};
+
+// For a request whose plan is streamed: the stream that takes its body, or a response that
+// refuses it before any body byte is read (the connection then closes).
+using StreamStart = std::variant<Response, std::unique_ptr<BodyStream>>;
+[[nodiscard]] StreamStart start_stream(const RequestHeader& header, const RequestContext& context,
+                                       Services& services);
+
+// Every response is made here, so none can miss the security headers (design §5). `head`:
+// the body is dropped but Content-Length still gives its size.
+[[nodiscard]] Response make_response(boost::beast::http::status status, unsigned version,
+                                     std::string_view content_type, std::string body, bool head,
+                                     const RequestContext& context);
+[[nodiscard]] Response json_response(boost::beast::http::status status, unsigned version,
+                                     std::string body, bool head, const RequestContext& context);
+[[nodiscard]] Response html_response(boost::beast::http::status status, unsigned version,
+                                     std::string body, bool head, const RequestContext& context);
 
 // A JSON error response, for requests that could not be parsed or read.
 [[nodiscard]] Response error_response(boost::beast::http::status status, unsigned version,

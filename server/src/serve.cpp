@@ -1,5 +1,7 @@
 // Listeners and sessions (Boost.Beast): one strand per connection, do_/on_ handler pairs,
 // a limit or timeout set before every operation, and the request layer kept apart.
+#include <sodium.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -131,7 +133,10 @@ class HttpSession final : public Session {
         connections_(connections),
         buffer_(limits_.header_bytes + limits_.read_buffer_bytes) {}
 
-  ~HttpSession() override { connections_.release(this); }
+  ~HttpSession() override {
+    wipe_buffers();
+    connections_.release(this);
+  }
 
   void run() {
     net::dispatch(stream_.get_executor(),
@@ -242,6 +247,7 @@ class HttpSession final : public Session {
       response.set(http::field::allow, plan.allow);
       return do_write(std::move(response), false);
     }
+    if (plan.streamed) return start_streamed(plan.body_limit);
     parser_->body_limit(plan.body_limit);
     // Without a body the parser is done already, and reading again would find it stale.
     if (parser_->is_done()) return on_read({}, 0);
@@ -263,6 +269,94 @@ class HttpSession final : public Session {
                                  self->do_write(std::move(response), keep_alive);
                                });
                    });
+  }
+
+  // A streamed request (request_handler.h, BodyStream): its body is read a piece at a time
+  // into piece_, and the next piece is read only once the stream has taken the last.
+  void start_streamed(std::uint64_t body_limit) {
+    const auto& header = parser_->get();
+    StreamStart start = start_stream(header.base(), context_, services_);
+    if (auto* refusal = std::get_if<Response>(&start)) {
+      parser_.reset();
+      return do_write(std::move(*refusal), false);
+    }
+    body_stream_ = std::move(std::get<std::unique_ptr<BodyStream>>(start));
+    keep_alive_ = header.keep_alive();
+    const bool expects_continue = beast::iequals(header[http::field::expect], "100-continue");
+    const unsigned version = header.version();
+    body_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    body_parser_->body_limit(body_limit);
+    piece_.resize(limits_.read_buffer_bytes);
+    if (!expects_continue || body_parser_->is_done()) return do_read_piece();
+    // A client that waits for "100 Continue" (curl, for large bodies) gets it at once: the
+    // headers were acceptable.
+    continue_.emplace(http::status::continue_, version);
+    lowest().expires_after(limits_.write_timeout);
+    http::async_write(stream_, *continue_,
+                      beast::bind_front_handler(&HttpSession::on_continue, shared_this()));
+  }
+
+  void on_continue(beast::error_code ec, std::size_t /*bytes*/) {
+    continue_.reset();
+    if (ec) return fail(ec, "write");
+    do_read_piece();
+  }
+
+  void do_read_piece() {
+    if (body_parser_->is_done()) return on_body_end();
+    auto& body = body_parser_->get().body();
+    body.data = piece_.data();
+    body.size = piece_.size();
+    body.more = true;
+    // A timeout per piece: a large upload over Tor may take long, but must keep moving.
+    lowest().expires_after(limits_.read_timeout);
+    http::async_read(stream_, buffer_, *body_parser_,
+                     beast::bind_front_handler(&HttpSession::on_piece, shared_this()));
+  }
+
+  void on_piece(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) {
+      body_stream_.reset();  // a broken body: the stream cleans up after itself
+      return on_read_error(ec);
+    }
+    const std::size_t filled = piece_.size() - body_parser_->get().body().size;
+    if (filled == 0) return do_read_piece();
+    body_stream_->consume(std::span<const std::uint8_t>(piece_.data(), filled),
+                          [self = shared_this()](std::optional<Response> refusal) {
+                            net::post(self->stream_.get_executor(),
+                                      [self, refusal = std::move(refusal)]() mutable {
+                                        if (refusal)
+                                          return self->end_stream(std::move(*refusal), false);
+                                        self->do_read_piece();
+                                      });
+                          });
+  }
+
+  void on_body_end() {
+    body_stream_->finish([self = shared_this()](Response response) {
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->end_stream(std::move(response), self->keep_alive_);
+      });
+    });
+  }
+
+  void end_stream(Response response, bool keep_alive) {
+    body_stream_.reset();
+    body_parser_.reset();
+    wipe_buffers();
+    do_write(std::move(response), keep_alive);
+  }
+
+  // A no-JavaScript form post passes through both buffers as plaintext. The read buffer is
+  // wiped only when empty: a pipelined request may be waiting in it.
+  void wipe_buffers() {
+    sodium_memzero(piece_.data(), piece_.size());
+    if (buffer_.size() == 0) {
+      const auto whole = buffer_.prepare(buffer_.capacity());
+      sodium_memzero(whole.data(), whole.size());
+    }
   }
 
   // A request refused for its framing or size: answer, then close, because nothing after
@@ -322,6 +416,11 @@ class HttpSession final : public Session {
   Connections& connections_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> body_parser_;
+  std::unique_ptr<BodyStream> body_stream_;
+  std::vector<std::uint8_t> piece_;
+  std::optional<http::response<http::empty_body>> continue_;
+  bool keep_alive_ = false;
   std::optional<Response> response_;
   bool awaiting_request_ = false;
 };
