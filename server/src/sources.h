@@ -9,12 +9,24 @@
 // Thread safety: may be called from any thread.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <tl/expected.hpp>
+
 #include "request_handler.h"
+#include "tipline/storage/database.h"
 
 namespace tipline::server::sources {
 
 // Answers one of the paths above; `respond` is called once, after any durable commit.
 void handle(const Request& request, const RequestContext& context, Services& services,
             Respond respond);
+
+// Inside a write transaction: a new source with BLAKE2b-256(login_secret) and its age
+// recipient, created and last seen today. Errc::exists if the login hash is taken.
+[[nodiscard]] tl::expected<std::int64_t, storage::Error> insert_source(
+    storage::Database& db, const std::array<std::uint8_t, 32>& login_hash,
+    std::string_view recipient);
 
 }  // namespace tipline::server::sources

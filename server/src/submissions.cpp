@@ -36,11 +36,6 @@ std::string public_id() {
   return hex;
 }
 
-std::int64_t today() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::duration_cast<std::chrono::seconds>(now).count() / kSecondsPerDay;
-}
-
 tl::expected<std::string, storage::Error> store_report(storage::Database& db,
                                                        std::span<const std::byte> report,
                                                        std::int64_t bundle_version) {
@@ -52,19 +47,40 @@ tl::expected<std::string, storage::Error> store_report(storage::Database& db,
   if (auto finished = storage::finish_blob(db, *blob); !finished) {
     return tl::unexpected(finished.error());
   }
+  return record(db, *blob, std::nullopt, {});
+}
+
+}  // namespace
+
+std::int64_t today() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::seconds>(now).count() / kSecondsPerDay;
+}
+
+tl::expected<std::string, storage::Error> record(storage::Database& db, storage::BlobId report_blob,
+                                                 std::optional<std::int64_t> source_id,
+                                                 std::span<const storage::BlobId> attachments) {
   auto bump = db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'change_seq';");
   if (!bump) return tl::unexpected(bump.error());
   if (auto ran = bump->run(); !ran) return tl::unexpected(ran.error());
   const std::string id = public_id();
   auto insert = db.prepare(
-      "INSERT INTO submissions (public_id, report_blob_id, received_day, change_seq) "
-      "VALUES (?, ?, ?, (SELECT value FROM counters WHERE name = 'change_seq'));");
+      "INSERT INTO submissions (public_id, source_id, report_blob_id, received_day, change_seq) "
+      "VALUES (?, ?, ?, ?, (SELECT value FROM counters WHERE name = 'change_seq'));");
   if (!insert) return tl::unexpected(insert.error());
-  if (auto ran = insert->bind(id, *blob, today()).run(); !ran) return tl::unexpected(ran.error());
+  insert->bind(id, source_id, report_blob, today());
+  if (auto ran = insert->run(); !ran) return tl::unexpected(ran.error());
+  const std::int64_t submission = db.last_insert_id();
+  auto attach =
+      db.prepare("INSERT INTO attachments (submission_id, position, blob_id) VALUES (?, ?, ?);");
+  if (!attach) return tl::unexpected(attach.error());
+  for (std::size_t position = 0; position < attachments.size(); ++position) {
+    attach->reset();
+    attach->bind(submission, static_cast<std::int64_t>(position), attachments[position]);
+    if (auto ran = attach->run(); !ran) return tl::unexpected(ran.error());
+  }
   return id;
 }
-
-}  // namespace
 
 TokenBucket::TokenBucket(unsigned per_minute)
     : tokens_(per_minute), capacity_(per_minute), refilled_(std::chrono::steady_clock::now()) {}

@@ -13,10 +13,14 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <tl/expected.hpp>
 
 #include "tipline/config/config.h"
+#include "tipline/storage/blobs.h"
 
 namespace tipline::storage {
 class Store;
@@ -45,6 +49,17 @@ struct Outcome {
 
 // The largest body to read: the base64 of limits.report_bytes and a little JSON around it.
 [[nodiscard]] std::uint64_t body_limit(const config::Limits& limits);
+
+// The day number (days since 1970-01-01 UTC) stored as a submission's received_day: the
+// only time kept of a source's visit.
+[[nodiscard]] std::int64_t today();
+
+// Inside a write transaction: records a submission of the finished, checked blob
+// `report_blob`, with `attachments` (finished, checked blobs, in order) and the source if
+// known. Returns the submission's random public id.
+[[nodiscard]] tl::expected<std::string, storage::Error> record(
+    storage::Database& db, storage::BlobId report_blob, std::optional<std::int64_t> source_id,
+    std::span<const storage::BlobId> attachments);
 
 // Checks and stores the report in `json_body`; `done` is called exactly once, possibly on
 // the store's writer thread.
