@@ -173,7 +173,7 @@ TEST_F(MaintenanceTest, PurgeDeletesWhatThePolicySaysAndCounts) {
               const std::int64_t hour = kToday * 24;
               auto blobs = db.exec(
                   "INSERT INTO blobs (id, size, complete) VALUES (100, 0, 0), (101, 0, 0), "
-                  "(102, 0, 0), (103, 0, 0);");
+                  "(102, 0, 0), (103, 0, 1), (104, 0, 0);");
               if (!blobs) return blobs;
               auto drafts = db.prepare(
                   "INSERT INTO drafts (id, token_hash, expires_hour) VALUES "
@@ -205,7 +205,7 @@ TEST_F(MaintenanceTest, PurgeDeletesWhatThePolicySaysAndCounts) {
   EXPECT_EQ(counts->drafts, 1);
   EXPECT_EQ(counts->uploads, 1);
   EXPECT_EQ(counts->sources, 1);
-  EXPECT_EQ(counts->blobs, 1);  // blob 103 had no owner
+  EXPECT_EQ(counts->blobs, 1);  // blob 103 was finished and had no owner
   EXPECT_EQ(counts->nonces, 1);
 
   auto db = Database::open(database_, key_, Database::Mode::open_existing);
@@ -219,7 +219,8 @@ TEST_F(MaintenanceTest, PurgeDeletesWhatThePolicySaysAndCounts) {
   EXPECT_EQ(*all_uploads, 1);
   const auto left = count_rows(*db, "SELECT count(*) FROM blobs;");
   ASSERT_OK(left);
-  EXPECT_EQ(*left, 2 + 1);  // two remaining reports and upload c's blob
+  // Two remaining reports, upload c's blob, and 104: unfinished, maybe still being written.
+  EXPECT_EQ(*left, 2 + 1 + 1);
   EXPECT_EQ(fs::file_size(database_.string() + "-wal"), 0u);
 
   // Without a retention, reports stay.
@@ -228,6 +229,42 @@ TEST_F(MaintenanceTest, PurgeDeletesWhatThePolicySaysAndCounts) {
   const auto again = purge(database_, key_, keep_all);
   ASSERT_OK(again);
   EXPECT_EQ(again->submissions, 0);
+}
+
+TEST_F(MaintenanceTest, ALiveStoreDropsExpiredDraftsAndUploadsAndAtStartAbandonedBlobs) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  const std::int64_t hour = kToday * 24;
+  ASSERT_OK(store
+                ->write([hour](Database& db) -> tl::expected<void, Error> {
+                  auto blobs = db.exec(
+                      "INSERT INTO blobs (id, size, complete) VALUES (200, 0, 0), (201, 0, 0), "
+                      "(202, 0, 0), (203, 0, 1);");
+                  if (!blobs) return blobs;
+                  auto drafts = db.prepare(
+                      "INSERT INTO drafts (id, token_hash, expires_hour) VALUES "
+                      "(7, randomblob(32), ?1), (8, randomblob(32), ?1 + 1);");
+                  if (!drafts) return tl::unexpected(drafts.error());
+                  if (auto ran = drafts->bind(hour).run(); !ran) return ran;
+                  auto uploads = db.prepare(
+                      "INSERT INTO uploads (public_id, draft_id, blob_id, length, expires_hour) "
+                      "VALUES ('x', 7, 200, 5, ?1 + 5), ('y', 8, 201, 5, ?1);");
+                  if (!uploads) return tl::unexpected(uploads.error());
+                  return uploads->bind(hour).run();
+                })
+                .get());
+  const auto expired =
+      store->write([](Database& db) { return drop_expired(db, kToday * kSecondsPerDay); }).get();
+  ASSERT_OK(expired);
+  EXPECT_EQ(expired->drafts, 1);   // draft 7, and upload x with it
+  EXPECT_EQ(expired->uploads, 1);  // upload y of the live draft 8
+  const auto abandoned = store->write([](Database& db) { return drop_abandoned_blobs(db); }).get();
+  ASSERT_OK(abandoned);
+  EXPECT_EQ(*abandoned, 1);  // blob 202; 203 is finished and left to purge
+  const auto left = store->read(
+      [](Database& db) { return count_rows(db, "SELECT count(*) FROM blobs WHERE id >= 200;"); });
+  ASSERT_OK(left);
+  EXPECT_EQ(*left, 1);
 }
 
 TEST_F(MaintenanceTest, VacuumShrinksTheFileAfterADelete) {

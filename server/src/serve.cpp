@@ -26,6 +26,7 @@
 #include "tipline/server/log.h"
 #include "tipline/server/server.h"
 #include "tipline/storage/database.h"
+#include "tipline/storage/maintenance.h"
 #include "tipline/storage/store.h"
 #include "tls.h"
 
@@ -543,6 +544,13 @@ tl::expected<void, Error> serve(const config::Config& config) {
       storage::Store::open(config.database_file, *key, storage::Database::Mode::open_existing);
   if (!store) return tl::unexpected(Error{Errc::database, store.error().message});
 
+  // No form post can be in flight yet: its unfinished blobs are from before a stop.
+  auto abandoned =
+      (*store)
+          ->write([](storage::Database& db) { return storage::drop_abandoned_blobs(db); })
+          .get();
+  if (!abandoned) return tl::unexpected(Error{Errc::database, abandoned.error().message});
+
   std::unique_ptr<ssl::context> source_tls;
   if (config.source.transport == config::Transport::tls) {
     auto made = make_tls_context(config.source.tls_certificate, config.source.tls_private_key);
@@ -585,6 +593,7 @@ tl::expected<void, Error> serve(const config::Config& config) {
   // Shutdown control runs on one strand: the timer and signal set are not thread-safe.
   const auto control = net::make_strand(ioc);
   net::steady_timer grace_timer(control);
+  net::steady_timer expiry_timer(control);
   net::signal_set signals(control, SIGINT, SIGTERM);
   std::function<void(beast::error_code, int)> on_signal = [&](beast::error_code ec, int signal) {
     if (ec) return;
@@ -607,11 +616,33 @@ tl::expected<void, Error> serve(const config::Config& config) {
       net::post(control, [&] {
         grace_timer.cancel();
         signals.cancel();
+        expiry_timer.cancel();
       });
     });
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
+
+  // Unfinished drafts and uploads expire by the hour; looking every ten minutes keeps each
+  // within a sixth of an hour of its expiry.
+  std::function<void(beast::error_code)> on_expiry_due = [&](beast::error_code ec) {
+    if (ec) return;
+    (**store).write_then(
+        [](storage::Database& db) {
+          const auto now = std::chrono::system_clock::now().time_since_epoch();
+          return storage::drop_expired(
+              db, std::chrono::duration_cast<std::chrono::seconds>(now).count());
+        },
+        [](const tl::expected<storage::ExpiredCounts, storage::Error>& dropped) {
+          if (!dropped) {
+            log::operations(log::Level::error, "expiry_failed",
+                            {{"error", dropped.error().message}});
+          }
+        });
+    expiry_timer.expires_after(std::chrono::minutes(10));
+    expiry_timer.async_wait(on_expiry_due);
+  };
+  on_expiry_due({});
 
   for (const auto& side : sides) side.listener->run();
   log::operations(log::Level::info, "started", {{"threads", config.threads}});

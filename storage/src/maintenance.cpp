@@ -127,6 +127,16 @@ tl::expected<std::int64_t, Error> count(Database& db, std::string_view sql) {
   return *row ? query->integer(0) : 0;
 }
 
+// Blobs that nothing owns, finished (1) or not (0).
+constexpr const char* kUnownedBlobs =
+    "DELETE FROM blobs WHERE complete = ? AND id NOT IN ("
+    "SELECT report_blob_id FROM submissions UNION ALL SELECT blob_id FROM attachments "
+    "UNION ALL SELECT blob_id FROM uploads UNION ALL SELECT blob_id FROM notes "
+    "UNION ALL SELECT blob_id FROM replies);";
+
+constexpr const char* kExpiredDrafts = "DELETE FROM drafts WHERE expires_hour <= ?;";
+constexpr const char* kExpiredUploads = "DELETE FROM uploads WHERE expires_hour <= ?;";
+
 }  // namespace
 
 tl::expected<void, Error> backup(const fs::path& database, const crypto::Secret& key,
@@ -196,6 +206,28 @@ tl::expected<void, Error> rekey(const fs::path& database, const crypto::Secret& 
   return fsync_path(directory_of(database), O_RDONLY | O_DIRECTORY);
 }
 
+tl::expected<ExpiredCounts, Error> drop_expired(Database& db, std::int64_t now) {
+  constexpr std::int64_t kSecondsPerHour = 3600;
+  ExpiredCounts counts;
+  for (auto [counter, sql] : {std::pair{&ExpiredCounts::drafts, kExpiredDrafts},
+                              std::pair{&ExpiredCounts::uploads, kExpiredUploads}}) {
+    auto statement = db.prepare(sql);
+    if (!statement) return tl::unexpected(statement.error());
+    if (auto ran = statement->bind(now / kSecondsPerHour).run(); !ran) {
+      return tl::unexpected(ran.error());
+    }
+    counts.*counter = db.changes();
+  }
+  return counts;
+}
+
+tl::expected<std::int64_t, Error> drop_abandoned_blobs(Database& db) {
+  auto statement = db.prepare(kUnownedBlobs);
+  if (!statement) return tl::unexpected(statement.error());
+  if (auto ran = statement->bind(0).run(); !ran) return tl::unexpected(ran.error());
+  return db.changes();
+}
+
 tl::expected<PurgeCounts, Error> purge(const fs::path& database, const crypto::Secret& key,
                                        const RetentionPolicy& policy) {
   auto db = Database::open(database, key, Database::Mode::open_existing);
@@ -218,19 +250,16 @@ tl::expected<PurgeCounts, Error> purge(const fs::path& database, const crypto::S
   const std::array steps = {
       Step{&PurgeCounts::submissions, "DELETE FROM submissions WHERE received_day <= ?;",
            last_day_to_drop},
-      Step{&PurgeCounts::drafts, "DELETE FROM drafts WHERE expires_hour <= ?;", this_hour},
-      Step{&PurgeCounts::uploads, "DELETE FROM uploads WHERE expires_hour <= ?;", this_hour},
+      Step{&PurgeCounts::drafts, kExpiredDrafts, this_hour},
+      Step{&PurgeCounts::uploads, kExpiredUploads, this_hour},
       Step{&PurgeCounts::sources,
            "DELETE FROM sources WHERE last_seen_day <= ? "
            "AND id NOT IN (SELECT source_id FROM submissions WHERE source_id IS NOT NULL) "
            "AND id NOT IN (SELECT source_id FROM drafts WHERE source_id IS NOT NULL);",
            last_day_to_drop},
-      Step{&PurgeCounts::blobs,
-           "DELETE FROM blobs WHERE id NOT IN ("
-           "SELECT report_blob_id FROM submissions UNION ALL SELECT blob_id FROM attachments "
-           "UNION ALL SELECT blob_id FROM uploads UNION ALL SELECT blob_id FROM notes "
-           "UNION ALL SELECT blob_id FROM replies);",
-           std::nullopt},
+      // Only finished blobs: an unfinished one without an owner may be a form post that a
+      // live server is still receiving (drop_abandoned_blobs takes those at server start).
+      Step{&PurgeCounts::blobs, kUnownedBlobs, 1},
       Step{&PurgeCounts::nonces, "DELETE FROM signature_nonces WHERE expires_at <= ?;", policy.now},
   };
 

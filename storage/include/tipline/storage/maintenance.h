@@ -52,9 +52,23 @@ struct PurgeCounts {
   std::int64_t drafts = 0;       // expired, with their unfinished uploads
   std::int64_t uploads = 0;      // expired uploads of drafts still open
   std::int64_t sources = 0;      // with nothing left and not seen within the retention
-  std::int64_t blobs = 0;        // left by an owner that no longer exists
+  std::int64_t blobs = 0;        // finished, left by an owner that no longer exists
   std::int64_t nonces = 0;       // request-signature nonces past their expiry
 };
+
+struct ExpiredCounts {
+  std::int64_t drafts = 0;   // with their unfinished uploads
+  std::int64_t uploads = 0;  // of drafts still open
+};
+
+// Inside a write on a live store (the server runs it every hour): drops the drafts and
+// uploads whose expiry hour has come. `now` in seconds since 1970-01-01 UTC.
+[[nodiscard]] tl::expected<ExpiredCounts, Error> drop_expired(Database& db, std::int64_t now);
+
+// Inside a write, before anything else writes (the server runs it at start): drops blobs
+// that were never finished and that nothing owns, left by a form post the server was
+// receiving when it stopped. purge() leaves those alone, since it runs beside a live server.
+[[nodiscard]] tl::expected<std::int64_t, Error> drop_abandoned_blobs(Database& db);
 
 // Deletes what the policy says is due, then checkpoints and truncates the WAL, so the
 // deleted bytes are gone from the database and WAL files (secure_delete zeroes them in
