@@ -204,7 +204,17 @@ options = [{ value = "a", label = "A" }, { value = "b", label = "B" }]
 TEST(Pages, CodenamePageShowsItOnceAndAsksForItAgain) {
   const std::string page = pages::codename_page("3141 5926 5358 9793 2384 6260", "t", false);
   const std::string shown = "3141 5926 5358 9793 2384 6260";
-  EXPECT_EQ(page.find(shown), page.rfind(shown));
+  // Shown once; the hidden field sends it back so the server keeps no copy between posts.
+  const std::size_t visible = page.find("<p class=\"codename\" translate=\"no\">" + shown);
+  const std::size_t hidden =
+      page.find("<input type=\"hidden\" name=\"codename_shown\" value=\"" + shown + "\">");
+  ASSERT_NE(visible, std::string::npos);
+  ASSERT_NE(hidden, std::string::npos);
+  std::size_t copies = 0;
+  for (std::size_t at = page.find(shown); at != std::string::npos; at = page.find(shown, at + 1)) {
+    ++copies;
+  }
+  EXPECT_EQ(copies, 2u);
   EXPECT_TRUE(contains(page, "<form method=\"post\" action=\"/codename\">"));
   EXPECT_TRUE(contains(page, "name=\"" + std::string(form::kCodenameField) + "\""));
   EXPECT_TRUE(contains(page, "autocomplete=\"off\""));

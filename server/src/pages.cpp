@@ -252,8 +252,9 @@ std::string codename_page(std::string_view codename, std::string_view csrf_token
                           bool retype_mismatch) {
   View view;
   view.text("codename", codename).text("csrf_token", csrf_token).flag("mismatch", retype_mismatch);
+  // The codename appears twice: shown, and in the hidden field that sends it back.
   return render("pages/codename.html", view,
-                kMaxEscapedBytes * (codename.size() + csrf_token.size()));
+                kMaxEscapedBytes * (2 * codename.size() + csrf_token.size()));
 }
 
 std::string submitted_page() { return render("pages/submitted.html", View()); }

@@ -10,7 +10,8 @@
 //                           questions' fields (questionnaire.h), files named
 //                           form::kAttachmentsField and form::kCsrfField
 //   answer to POST /report  codename_page(): POSTs to /codename, urlencoded,
-//                           form::kCodenameField and form::kCsrfField
+//                           form::kCodenameField, form::kCsrfField and codename_shown (a
+//                           hidden copy of the codename shown, so the server keeps none)
 //   answer to POST /codename, once the retyped codename matches: submitted_page()
 //   GET / and GET /report while no recipient bundle is installed: not_accepting_page()
 //   any failure: error_page()

@@ -1,21 +1,777 @@
 #include "report_form.h"
 
-namespace tipline::server::report_form {
+#include <sodium.h>
 
-// Placeholder until the no-JavaScript flow lands.
-Response report_page(unsigned version, bool /*head*/, const RequestContext& context,
-                     Services& /*services*/) {
-  return error_response(boost::beast::http::status::not_implemented, version, context);
+#include <algorithm>
+#include <array>
+#include <boost/beast/http/field.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <new>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "bundle.h"
+#include "multipart.h"
+#include "pages.h"
+#include "questionnaire.h"
+#include "sources.h"
+#include "submissions.h"
+#include "tipline/crypto/age.h"
+#include "tipline/crypto/codename.h"
+#include "tipline/crypto/padding.h"
+#include "tipline/crypto/secret.h"
+#include "tipline/server/log.h"
+#include "tipline/storage/blobs.h"
+#include "tipline/storage/store.h"
+
+namespace tipline::server::report_form {
+namespace {
+
+namespace http = boost::beast::http;
+using storage::BlobId;
+
+// CSRF: double submit. GET /report sets a random token as a SameSite=Strict cookie and as
+// the form's first field; a post is taken only when both arrive and match. A cross-site page
+// can make a browser post the form but can neither read the token nor, being cross-site,
+// have the cookie sent with it.
+constexpr std::string_view kCsrfCookie = "tipline_csrf";
+constexpr std::size_t kCsrfBytes = 32;
+constexpr std::size_t kCsrfChars = 2 * kCsrfBytes;  // lowercase hexadecimal
+
+// The hidden field of the codename page that carries the codename it shows, so that the
+// server keeps no state between the two posts (and so no codename).
+constexpr std::string_view kCodenameShownField = "codename_shown";
+
+// Ciphertext of attachments is written to the store once this much is waiting: the memory a
+// request holds is about this, whatever the size of its files.
+constexpr std::size_t kBatchBytes = std::size_t{1} << 20;
+
+// Bounds on the text parts of a form, used to size the memory that collects them.
+constexpr std::size_t kMaxNameBytes = 64;
+constexpr std::size_t kShortValueBytes = 72;  // an option value, a year, a month, a country
+constexpr std::size_t kMaxUtf8Bytes = 4;      // per character; a CRLF line break takes 2
+
+constexpr std::string_view kExpiredForm =
+    "This form has expired or did not come from this tip line. Go back to the start, open "
+    "the form again and send it from there.";
+constexpr std::string_view kNotStored =
+    "Your report could not be stored. Nothing was kept. Please try again later.";
+
+Response failure(http::status status, unsigned version, std::string_view message,
+                 const RequestContext& context, bool head = false) {
+  log::source(log::Level::debug, "report_form_refused", {{"status", static_cast<int>(status)}});
+  return html_response(status, version, pages::error_page(static_cast<unsigned>(status), message),
+                       head, context);
+}
+
+Response not_accepting(unsigned version, const RequestContext& context, bool head = false) {
+  return html_response(http::status::service_unavailable, version, pages::not_accepting_page(),
+                       head, context);
+}
+
+std::string new_csrf_token() {
+  crypto::initialize();
+  std::array<unsigned char, kCsrfBytes> bytes{};
+  randombytes_buf(bytes.data(), bytes.size());
+  std::string hex(kCsrfChars + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+  hex.pop_back();
+  sodium_memzero(bytes.data(), bytes.size());
+  return hex;
+}
+
+std::string csrf_cookie_header(std::string_view token, bool tls) {
+  std::string cookie =
+      std::string(kCsrfCookie) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Strict";
+  if (tls) cookie += "; Secure";
+  return cookie;
+}
+
+bool is_token(std::string_view text) {
+  return text.size() == kCsrfChars && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+// The CSRF cookie's token, when the request carries one of the form this server sets.
+std::optional<std::string> csrf_cookie(const RequestHeader& header) {
+  const auto [first, last] = header.equal_range(http::field::cookie);
+  for (auto field = first; field != last; ++field) {
+    std::string_view cookies(field->value().data(), field->value().size());
+    while (!cookies.empty()) {
+      const std::size_t end = std::min(cookies.find(';'), cookies.size());
+      const std::string_view pair = trimmed(cookies.substr(0, end));
+      cookies.remove_prefix(std::min(end + 1, cookies.size()));
+      const std::size_t equals = pair.find('=');
+      if (equals == std::string_view::npos || pair.substr(0, equals) != kCsrfCookie) continue;
+      const std::string_view value = trimmed(pair.substr(equals + 1));
+      if (is_token(value)) return std::string(value);
+    }
+  }
+  return std::nullopt;
+}
+
+// Constant time, so that a forged field learns nothing of the cookie from timing.
+bool tokens_match(std::string_view cookie, std::span<const std::uint8_t> field) {
+  return field.size() == cookie.size() &&
+         sodium_memcmp(cookie.data(), field.data(), cookie.size()) == 0;
+}
+
+int current_year() {
+  const std::chrono::year_month_day today{
+      std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())};
+  return static_cast<int>(today.year());
+}
+
+// The instance salt (design §4.3): the bytes whose hexadecimal `init` wrote to the file.
+tl::expected<crypto::Secret, crypto::Error> instance_salt(const config::Config& config) {
+  std::ifstream in(config.instance_salt_file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return crypto::Secret::from_hex(text.str());
+}
+
+// The memory the text answers of one form may take: each question's worst case in UTF-8,
+// plus the names of its fields. A form that needs more breaks the questionnaire anyway.
+std::size_t answers_capacity(const form::Questionnaire& questionnaire) {
+  std::size_t total = 0;
+  for (const form::Question& question : questionnaire.questions) {
+    switch (question.kind) {
+      case form::Kind::text:
+      case form::Kind::textarea:
+        total += kMaxNameBytes + kMaxUtf8Bytes * question.max_length;
+        break;
+      case form::Kind::month:
+        total += 2 * (kMaxNameBytes + kShortValueBytes);
+        break;
+      case form::Kind::country:
+        total += kMaxNameBytes + kShortValueBytes;
+        break;
+      case form::Kind::choice:
+        total +=
+            std::max<std::size_t>(1, question.options.size()) * (kMaxNameBytes + kShortValueBytes);
+        break;
+    }
+  }
+  return std::max<std::size_t>(total, 1);
+}
+
+// The text parts of a form (names and values), in one block of secret memory sized up front
+// so that answers are never in ordinary heap memory and never reallocated.
+class Answers {
+ public:
+  explicit Answers(std::size_t capacity) : bytes_(capacity) {}
+
+  // False when the name is too long or there is no room left.
+  [[nodiscard]] bool begin(std::string_view name) {
+    if (name.size() > kMaxNameBytes || !append(std::as_bytes(std::span(name)))) return false;
+    spans_.push_back({used_ - name.size(), name.size(), used_, 0});
+    return true;
+  }
+
+  [[nodiscard]] bool add(std::span<const std::byte> data) {
+    if (!append(data)) return false;
+    spans_.back().value_size += data.size();
+    return true;
+  }
+
+  // Views into this object's memory.
+  [[nodiscard]] std::vector<form::Field> fields() const {
+    const auto* base = reinterpret_cast<const char*>(bytes_.expose().data());
+    std::vector<form::Field> fields;
+    fields.reserve(spans_.size());
+    for (const Span& span : spans_) {
+      fields.push_back(
+          {{base + span.name_at, span.name_size}, {base + span.value_at, span.value_size}});
+    }
+    return fields;
+  }
+
+ private:
+  struct Span {
+    std::size_t name_at;
+    std::size_t name_size;
+    std::size_t value_at;
+    std::size_t value_size;
+  };
+
+  bool append(std::span<const std::byte> data) {
+    if (data.size() > bytes_.size() - used_) return false;
+    std::copy(data.begin(), data.end(),
+              reinterpret_cast<std::byte*>(bytes_.expose().data()) + used_);
+    used_ += data.size();
+    return true;
+  }
+
+  crypto::Secret bytes_;
+  std::size_t used_ = 0;
+  std::vector<Span> spans_;
+};
+
+// One attached file: its ciphertext not yet in the store, and its blob once the first batch
+// has created it.
+struct Upload {
+  std::optional<BlobId> blob;
+  std::vector<std::uint8_t> unsaved;
+  bool sealed = false;  // the encryptor has finished: the next batch finishes the blob
+  bool saved = false;   // the finished blob is committed
+};
+
+// What one write does for one upload. Work functions may run twice (store.h), so they read
+// their batches and never consume them.
+struct Batch {
+  std::size_t upload = 0;
+  std::optional<BlobId> blob;
+  std::vector<std::uint8_t> bytes;
+  bool finish = false;
+};
+
+tl::expected<BlobId, storage::Error> save(storage::Database& db, const Batch& batch,
+                                          std::int64_t bundle_version) {
+  auto blob = batch.blob ? tl::expected<BlobId, storage::Error>(*batch.blob)
+                         : storage::create_blob(db, bundle_version);
+  if (!blob) return blob;
+  if (auto appended = storage::append_blob(db, *blob, std::as_bytes(std::span(batch.bytes)));
+      !appended) {
+    return tl::unexpected(appended.error());
+  }
+  if (batch.finish) {
+    if (auto finished = storage::finish_blob(db, *blob); !finished) {
+      return tl::unexpected(finished.error());
+    }
+  }
+  return blob;
+}
+
+// The blob of each batch, in order.
+tl::expected<std::vector<BlobId>, storage::Error> save_all(storage::Database& db,
+                                                           const std::vector<Batch>& batches,
+                                                           std::int64_t bundle_version) {
+  std::vector<BlobId> blobs;
+  for (const Batch& batch : batches) {
+    auto blob = save(db, batch, bundle_version);
+    if (!blob) return tl::unexpected(blob.error());
+    blobs.push_back(*blob);
+  }
+  return blobs;
+}
+
+// What the final write needs besides the batches: the sealed report and the new source.
+struct Submission {
+  std::vector<std::uint8_t> report;
+  std::array<std::uint8_t, 32> login_hash{};
+  std::string recipient;
+  std::vector<std::optional<BlobId>> uploads;  // the blobs of uploads already finished
+};
+
+// The last write: the remaining batches, the report, the source and the submission, in one
+// transaction, so that a report is never stored without its files or its source.
+tl::expected<std::string, storage::Error> record_submission(storage::Database& db,
+                                                            const std::vector<Batch>& batches,
+                                                            const Submission& submission,
+                                                            std::int64_t bundle_version) {
+  auto saved = save_all(db, batches, bundle_version);
+  if (!saved) return tl::unexpected(saved.error());
+  std::vector<std::optional<BlobId>> uploads = submission.uploads;
+  for (std::size_t i = 0; i < batches.size(); ++i) uploads[batches[i].upload] = (*saved)[i];
+  std::vector<BlobId> attachments;
+  for (const auto& blob : uploads) attachments.push_back(blob.value());
+  auto report = save(db, Batch{0, std::nullopt, submission.report, true}, bundle_version);
+  if (!report) return tl::unexpected(report.error());
+  auto source = sources::insert_source(db, submission.login_hash, submission.recipient);
+  if (!source) return tl::unexpected(source.error());
+  return submissions::record(db, *report, *source, attachments);
+}
+
+std::vector<std::uint8_t> seal(std::span<const std::uint8_t> plaintext,
+                               std::span<const crypto::age::Recipient* const> recipients) {
+  std::vector<std::uint8_t> sealed;
+  auto encryptor = crypto::age::Encryptor::create(
+      recipients, [&](std::span<const std::uint8_t> chunk) -> tl::expected<void, crypto::Error> {
+        sealed.insert(sealed.end(), chunk.begin(), chunk.end());
+        return {};
+      });
+  // Writing to memory cannot fail; a failure here would be a broken encryptor.
+  if (!encryptor || !encryptor->write(plaintext) || !encryptor->finish()) return {};
+  return sealed;
+}
+
+// The answer once a report is stored: the codename page. The page is moved, not copied, into
+// the response; its only other copy of the codename is `display`, which the caller wipes.
+// The response body itself is sent and freed by the session without being wiped: a Beast
+// string body offers no hook for it.
+Response codename_response(const crypto::Secret& display, std::string_view csrf_token,
+                           bool mismatch, unsigned version, const RequestContext& context) {
+  const std::string_view codename(reinterpret_cast<const char*>(display.expose().data()),
+                                  display.size());
+  return html_response(http::status::ok, version,
+                       pages::codename_page(codename, csrf_token, mismatch), false, context);
+}
+
+// The keys of normalised codename digits; nullopt when scrypt's 64 MiB are not available.
+std::optional<crypto::codename::Keys> derive_keys(const crypto::Secret& digits,
+                                                  const crypto::Secret& salt) {
+  try {
+    auto keys = crypto::codename::derive(digits, salt.expose());
+    if (keys) return std::move(*keys);
+  } catch (const std::bad_alloc&) {
+  }
+  return std::nullopt;
+}
+
+struct Setup {
+  unsigned version = 11;
+  RequestContext context;
+  bundle::Bundle bundle;
+  form::Questionnaire questionnaire;
+  std::string boundary;
+  std::string csrf_token;  // the cookie's
+};
+
+// The body of POST /report (request_handler.h, BodyStream): the multipart parser feeds the
+// parts in here. Attachments are sealed as they arrive and written in batches; answers are
+// collected in secret memory and sealed at the end. Until the submission is recorded,
+// every blob it created is deleted when the stream goes.
+class ReportStream final : public BodyStream, private multipart::Handler {
+ public:
+  ReportStream(Services& services, Setup setup)
+      : services_(services),
+        setup_(std::move(setup)),
+        recipients_(bundle::age_recipients(setup_.bundle)),
+        answers_(answers_capacity(setup_.questionnaire)),
+        parser_(setup_.boundary,
+                multipart::Limits{services.config.limits.form_parts,
+                                  services.config.limits.form_part_bytes,
+                                  services.config.limits.form_bytes},
+                *this) {}
+
+  ReportStream(const ReportStream&) = delete;
+  ReportStream& operator=(const ReportStream&) = delete;
+
+  ~ReportStream() override {
+    sodium_memzero(csrf_field_.data(), csrf_field_.size());
+    sodium_memzero(setup_.csrf_token.data(), setup_.csrf_token.size());
+    if (!recorded_) discard_blobs();
+  }
+
+  void consume(std::span<const std::uint8_t> piece, Next next) override {
+    if (auto fed = parser_.feed(std::as_bytes(piece)); !fed) return next(refusal(fed.error()));
+    if (unsaved_bytes_ < kBatchBytes) return next(std::nullopt);
+    save_batches(std::move(next));
+  }
+
+  void finish(Respond respond) override {
+    if (auto ended = parser_.finish(); !ended) return respond(refusal(ended.error()));
+    if (!csrf_checked_) return respond(forbidden());
+    auto document = form::report_document(setup_.questionnaire, answers_.fields());
+    if (!document) return respond(refuse_with(http::status::bad_request, document.error().message));
+    const crypto::Secret padded = crypto::padding::pad(document->expose());
+    Submission submission;
+    submission.report = seal(padded.expose(), recipients_);
+    if (submission.report.empty())
+      return respond(refuse_with(http::status::internal_server_error, kNotStored));
+    auto salt = instance_salt(services_.config);
+    if (!salt) return respond(refuse_with(http::status::internal_server_error, kNotStored));
+    const crypto::Secret codename = crypto::codename::generate();
+    auto keys = derive_keys(codename, *salt);
+    if (!keys) return respond(refuse_with(http::status::service_unavailable, kNotStored));
+    submission.login_hash = crypto::codename::login_hash(keys->login_secret);
+    submission.recipient = keys->identity.recipient().to_string();
+    for (const Upload& upload : uploads_) submission.uploads.push_back(upload.blob);
+    record(take_batches(), std::move(submission),
+           std::make_shared<const crypto::Secret>(crypto::codename::display_form(codename)),
+           std::move(respond));
+  }
+
+ private:
+  enum class Part { csrf, answer, attachment };
+
+  // multipart::Handler
+  tl::expected<void, multipart::Error> on_part_begin(
+      const multipart::PartHeaders& headers) override {
+    if (!csrf_checked_) {
+      if (headers.name != form::kCsrfField || headers.filename) return refuse(forbidden());
+      part_ = Part::csrf;
+      return {};
+    }
+    if (headers.name == form::kAttachmentsField) {
+      if (!headers.filename) return refuse_bad_form();
+      part_ = Part::attachment;
+      named_file_ = !headers.filename->empty();
+      return {};
+    }
+    if (headers.filename || headers.name == form::kCsrfField) return refuse_bad_form();
+    part_ = Part::answer;
+    if (!answers_.begin(headers.name)) return refuse_too_long();
+    return {};
+  }
+
+  tl::expected<void, multipart::Error> on_part_data(std::span<const std::byte> data) override {
+    switch (part_) {
+      case Part::csrf:
+        if (data.size() > csrf_field_.size() - csrf_size_) return refuse(forbidden());
+        std::memcpy(csrf_field_.data() + csrf_size_, data.data(), data.size());
+        csrf_size_ += data.size();
+        return {};
+      case Part::answer:
+        if (!answers_.add(data)) return refuse_too_long();
+        return {};
+      case Part::attachment:
+        if (!encryptor_ && !start_upload())
+          return refuse(refuse_with(http::status::internal_server_error, kNotStored));
+        if (!encryptor_->write({reinterpret_cast<const std::uint8_t*>(data.data()), data.size()})) {
+          return refuse(refuse_with(http::status::internal_server_error, kNotStored));
+        }
+        return {};
+    }
+    return {};
+  }
+
+  tl::expected<void, multipart::Error> on_part_end() override {
+    switch (part_) {
+      case Part::csrf:
+        if (!tokens_match(setup_.csrf_token, std::span(csrf_field_).first(csrf_size_))) {
+          return refuse(forbidden());
+        }
+        csrf_checked_ = true;
+        return {};
+      case Part::answer:
+        return {};
+      case Part::attachment:
+        // A file input left empty sends a part with no file name and no bytes: no attachment.
+        if (!encryptor_ && named_file_ && !start_upload()) {
+          return refuse(refuse_with(http::status::internal_server_error, kNotStored));
+        }
+        if (encryptor_) {
+          if (!encryptor_->finish())
+            return refuse(refuse_with(http::status::internal_server_error, kNotStored));
+          encryptor_.reset();
+          uploads_.back().sealed = true;
+        }
+        return {};
+    }
+    return {};
+  }
+
+  // A new upload, sealed to the bundle's recipients as it arrives. Its file name and type
+  // are not kept anywhere: outside the encryption they would identify, and the report
+  // document has no place for them (see the README).
+  bool start_upload() {
+    uploads_.emplace_back();
+    auto made = crypto::age::Encryptor::create(
+        recipients_,
+        [this](std::span<const std::uint8_t> chunk) -> tl::expected<void, crypto::Error> {
+          auto& unsaved = uploads_.back().unsaved;
+          unsaved.insert(unsaved.end(), chunk.begin(), chunk.end());
+          unsaved_bytes_ += chunk.size();
+          return {};
+        });
+    if (!made) return false;
+    encryptor_.emplace(std::move(*made));
+    return true;
+  }
+
+  // The waiting ciphertext of every upload, as batches; the uploads keep their blob ids.
+  std::vector<Batch> take_batches() {
+    std::vector<Batch> batches;
+    for (std::size_t i = 0; i < uploads_.size(); ++i) {
+      Upload& upload = uploads_[i];
+      if (upload.saved || (upload.unsaved.empty() && !upload.sealed)) continue;
+      batches.push_back({i, upload.blob, std::exchange(upload.unsaved, {}), upload.sealed});
+    }
+    unsaved_bytes_ = 0;
+    return batches;
+  }
+
+  void note_saved(const std::vector<std::pair<std::size_t, bool>>& batches,
+                  const std::vector<BlobId>& blobs) {
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      Upload& upload = uploads_[batches[i].first];
+      upload.blob = blobs[i];
+      upload.saved = batches[i].second;
+    }
+  }
+
+  // Writes the waiting ciphertext, and asks for more of the body only once it is committed:
+  // that wait is what keeps a fast sender from filling the server's memory.
+  void save_batches(Next next) {
+    std::vector<Batch> batches = take_batches();
+    std::vector<std::pair<std::size_t, bool>> targets;
+    for (const Batch& batch : batches) targets.emplace_back(batch.upload, batch.finish);
+    services_.store.write_then(
+        [batches = std::move(batches), version = setup_.bundle.version](storage::Database& db) {
+          return save_all(db, batches, version);
+        },
+        [this, targets = std::move(targets),
+         next = std::move(next)](tl::expected<std::vector<BlobId>, storage::Error> saved) {
+          if (!saved) return next(refuse_with(http::status::internal_server_error, kNotStored));
+          note_saved(targets, *saved);
+          next(std::nullopt);  // last: the session may destroy this stream at once
+        });
+  }
+
+  // `display` is shared only because the store keeps callbacks in a std::function, which
+  // must be copyable.
+  void record(std::vector<Batch> batches, Submission submission,
+              std::shared_ptr<const crypto::Secret> display, Respond respond) {
+    services_.store.write_then(
+        [batches = std::move(batches), submission = std::move(submission),
+         version = setup_.bundle.version](storage::Database& db) {
+          return record_submission(db, batches, submission, version);
+        },
+        [this, display = std::move(display),
+         respond = std::move(respond)](tl::expected<std::string, storage::Error> recorded) {
+          if (!recorded)
+            return respond(refuse_with(http::status::internal_server_error, kNotStored));
+          recorded_ = true;
+          log::source(log::Level::debug, "report_form_stored");
+          respond(codename_response(*display, setup_.csrf_token, false, setup_.version,
+                                    setup_.context));
+        });
+  }
+
+  // Never blocks: the deletion is queued, and a failure leaves orphans that `db purge` and
+  // the next start remove.
+  void discard_blobs() {
+    std::vector<BlobId> blobs;
+    for (const Upload& upload : uploads_) {
+      if (upload.blob) blobs.push_back(*upload.blob);
+    }
+    if (blobs.empty()) return;
+    services_.store.write_then(
+        [blobs = std::move(blobs)](storage::Database& db) -> tl::expected<void, storage::Error> {
+          auto remove = db.prepare("DELETE FROM blobs WHERE id = ?;");
+          if (!remove) return tl::unexpected(remove.error());
+          for (const BlobId blob : blobs) {
+            remove->reset();
+            if (auto ran = remove->bind(blob).run(); !ran) return tl::unexpected(ran.error());
+          }
+          return {};
+        },
+        [](const tl::expected<void, storage::Error>& /*deleted*/) {});
+  }
+
+  Response refuse_with(http::status status, std::string_view message) const {
+    return failure(status, setup_.version, message, setup_.context);
+  }
+  Response forbidden() const { return refuse_with(http::status::forbidden, kExpiredForm); }
+
+  // A handler refusal: the parser stops, and consume() or finish() sends `response`.
+  tl::unexpected<multipart::Error> refuse(Response response) {
+    refusal_ = std::move(response);
+    return tl::unexpected(multipart::Error{multipart::Errc::handler, {}});
+  }
+  tl::unexpected<multipart::Error> refuse_bad_form() {
+    return refuse(refuse_with(http::status::bad_request,
+                              "The form did not arrive as this tip line sends it. Go back to "
+                              "the start and use the form from there."));
+  }
+  tl::unexpected<multipart::Error> refuse_too_long() {
+    return refuse(refuse_with(http::status::payload_too_large,
+                              "Your answers are longer than this form allows. Shorten them and "
+                              "send the report again."));
+  }
+
+  Response refusal(const multipart::Error& error) {
+    if (error.code == multipart::Errc::handler && refusal_) return std::move(*refusal_);
+    switch (error.code) {
+      case multipart::Errc::too_many_parts:
+        return refuse_with(http::status::payload_too_large,
+                           "The form holds more files than this tip line accepts at once. Send "
+                           "fewer files, and the others in a second report.");
+      case multipart::Errc::part_too_large:
+        return refuse_with(http::status::payload_too_large,
+                           "A file is larger than this tip line accepts. Nothing was kept.");
+      case multipart::Errc::total_too_large:
+      case multipart::Errc::part_header_too_large:
+        return refuse_with(http::status::payload_too_large,
+                           "The report and its files are larger than this tip line accepts. "
+                           "Nothing was kept.");
+      default:
+        return refuse_with(http::status::bad_request,
+                           "The form did not arrive complete. Nothing was kept. Please go back "
+                           "and send it again.");
+    }
+  }
+
+  Services& services_;
+  Setup setup_;
+  std::vector<const crypto::age::Recipient*> recipients_;  // borrowed from setup_.bundle
+  Answers answers_;
+  multipart::Parser parser_;
+  Part part_ = Part::csrf;
+  std::array<std::uint8_t, kCsrfChars> csrf_field_{};
+  std::size_t csrf_size_ = 0;
+  bool csrf_checked_ = false;
+  bool named_file_ = false;
+  std::optional<crypto::age::Encryptor> encryptor_;  // of the attachment being received
+  std::vector<Upload> uploads_;
+  std::size_t unsaved_bytes_ = 0;
+  std::optional<Response> refusal_;
+  bool recorded_ = false;
+};
+
+// application/x-www-form-urlencoded decoding, straight into secret memory: the value of the
+// first field called `name`, or nullopt when it is absent or badly encoded.
+std::optional<crypto::Secret> form_value(std::string_view body, std::string_view name) {
+  while (!body.empty()) {
+    const std::size_t end = std::min(body.find('&'), body.size());
+    const std::string_view pair = body.substr(0, end);
+    body.remove_prefix(std::min(end + 1, body.size()));
+    const std::size_t equals = pair.find('=');
+    if (equals == std::string_view::npos || pair.substr(0, equals) != name) continue;
+    const std::string_view encoded = pair.substr(equals + 1);
+    const auto escapes = static_cast<std::size_t>(std::count(encoded.begin(), encoded.end(), '%'));
+    if (escapes * 3 > encoded.size()) return std::nullopt;
+    crypto::Secret value(encoded.size() - 2 * escapes);
+    std::size_t out = 0;
+    for (std::size_t at = 0; at < encoded.size(); ++at) {
+      unsigned char c = static_cast<unsigned char>(encoded[at]);
+      if (c == '%') {
+        unsigned char byte = 0;
+        std::size_t used = 0;
+        if (at + 2 >= encoded.size()) return std::nullopt;
+        if (sodium_hex2bin(&byte, 1, encoded.data() + at + 1, 2, nullptr, &used, nullptr) != 0 ||
+            used != 1) {
+          return std::nullopt;
+        }
+        c = byte;
+        at += 2;
+      } else if (c == '+') {
+        c = ' ';
+      }
+      value.expose()[out++] = c;
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+tl::expected<bool, storage::Error> is_registered(storage::Store& store,
+                                                 const std::array<std::uint8_t, 32>& login_hash) {
+  return store.read([&](storage::Database& db) -> tl::expected<bool, storage::Error> {
+    auto query = db.prepare("SELECT 1 FROM sources WHERE login_hash = ?;");
+    if (!query) return tl::unexpected(query.error());
+    return query->bind(std::as_bytes(std::span(login_hash))).step();
+  });
+}
+
+bool same_codename(const crypto::Secret& shown_digits, const std::optional<crypto::Secret>& typed) {
+  if (!typed) return false;
+  auto digits = crypto::codename::normalize(*typed);
+  return digits && digits->size() == shown_digits.size() &&
+         sodium_memcmp(digits->expose().data(), shown_digits.expose().data(),
+                       shown_digits.size()) == 0;
+}
+
+// The request body holds the codename too; it is the session's, const here, and freed
+// without being wiped.
+Response confirm(const Request& request, const RequestContext& context, Services& services) {
+  const unsigned version = request.version();
+  const std::string_view body = request.body();
+  const auto cookie = csrf_cookie(request.base());
+  const auto token = form_value(body, form::kCsrfField);
+  if (!cookie || !token || !tokens_match(*cookie, token->expose())) {
+    return failure(http::status::forbidden, version, kExpiredForm, context);
+  }
+  constexpr std::string_view kLost =
+      "This page is out of date: the codename it showed is not known here. If you sent a "
+      "report and wrote your codename down, keep it: the report was stored.";
+  const auto shown_text = form_value(body, kCodenameShownField);
+  if (!shown_text) return failure(http::status::bad_request, version, kLost, context);
+  const auto shown = crypto::codename::normalize(*shown_text);
+  if (!shown) return failure(http::status::bad_request, version, kLost, context);
+  const auto salt = instance_salt(services.config);
+  if (!salt) return failure(http::status::internal_server_error, version, kNotStored, context);
+  const auto keys = derive_keys(*shown, *salt);
+  if (!keys) {
+    return failure(http::status::service_unavailable, version,
+                   "The tip line is busy. Please try again in a minute.", context);
+  }
+  const auto registered =
+      is_registered(services.store, crypto::codename::login_hash(keys->login_secret));
+  if (!registered) {
+    return failure(http::status::internal_server_error, version,
+                   "The tip line cannot check your codename now. Please try again later.", context);
+  }
+  if (!*registered) return failure(http::status::bad_request, version, kLost, context);
+  if (same_codename(*shown, form_value(body, form::kCodenameField))) {
+    return html_response(http::status::ok, version, pages::submitted_page(), false, context);
+  }
+  return codename_response(crypto::codename::display_form(*shown), *cookie, true, version, context);
+}
+
+}  // namespace
+
+Response report_page(unsigned version, bool head, const RequestContext& context,
+                     Services& services) {
+  constexpr std::string_view kBroken = "The tip line cannot show its form now. Please try later.";
+  auto installed = bundle::current(services.store);
+  if (!installed)
+    return failure(http::status::internal_server_error, version, kBroken, context, head);
+  if (!*installed) return not_accepting(version, context, head);
+  auto questionnaire = form::load_questionnaire(services.config.questionnaire_file);
+  if (!questionnaire) {
+    return failure(http::status::internal_server_error, version, kBroken, context, head);
+  }
+  const std::string token = new_csrf_token();
+  Response response =
+      html_response(http::status::ok, version,
+                    pages::report_page(*questionnaire, token, current_year()), head, context);
+  response.set(http::field::set_cookie, csrf_cookie_header(token, context.tls));
+  return response;
 }
 
 StreamStart start_report(const RequestHeader& header, const RequestContext& context,
-                         Services& /*services*/) {
-  return error_response(boost::beast::http::status::not_implemented, header.version(), context);
+                         Services& services) {
+  const unsigned version = header.version();
+  auto installed = bundle::current(services.store);
+  if (!installed) return failure(http::status::internal_server_error, version, kNotStored, context);
+  if (!*installed) return not_accepting(version, context);
+  const auto content_type = header[http::field::content_type];
+  auto boundary = multipart::boundary_of({content_type.data(), content_type.size()});
+  if (!boundary) {
+    return failure(boundary.error().code == multipart::Errc::content_type
+                       ? http::status::unsupported_media_type
+                       : http::status::bad_request,
+                   version, "The form did not arrive as this tip line sends it.", context);
+  }
+  auto token = csrf_cookie(header);
+  if (!token) return failure(http::status::forbidden, version, kExpiredForm, context);
+  auto questionnaire = form::load_questionnaire(services.config.questionnaire_file);
+  if (!questionnaire) {
+    return failure(http::status::internal_server_error, version, kNotStored, context);
+  }
+  // Taken last, so that refused requests cost no report its place.
+  if (!services.submission_bucket.take()) {
+    return failure(http::status::too_many_requests, version,
+                   "The tip line is receiving many reports right now. Please wait a minute, "
+                   "then go back and send yours again.",
+                   context);
+  }
+  return std::make_unique<ReportStream>(
+      services, Setup{version, context, std::move(**installed), std::move(*questionnaire),
+                      std::move(*boundary), std::move(*token)});
 }
 
-void confirm_codename(const Request& request, const RequestContext& context, Services& /*services*/,
+void confirm_codename(const Request& request, const RequestContext& context, Services& services,
                       Respond respond) {
-  respond(error_response(boost::beast::http::status::not_implemented, request.version(), context));
+  respond(confirm(request, context, services));
 }
 
 }  // namespace tipline::server::report_form

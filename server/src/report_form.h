@@ -7,7 +7,11 @@
 //                   bundle's recipients as it arrives, and the answers become one padded
 //                   report document, sealed the same way. Plaintext lives only in wiped
 //                   buffers. A new source gets a codename; the answer is the codename page.
-//   POST /codename  the retyped codename; the submitted page once it matches.
+//   POST /codename  the retyped codename; the submitted page once it matches. The codename
+//                   page sends back the codename it showed in a hidden field, so the server
+//                   keeps no codename between the two posts: it checks that the shown one
+//                   belongs to a registered source (its login hash) before it shows it again.
+// Every refusal is an HTML error page; a form refused part-way leaves no blob behind.
 // Thread safety: every function may be called from any thread.
 #pragma once
 

@@ -39,6 +39,10 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
+// A lingering close (HttpSession::do_linger) reads at most this long and this much.
+constexpr std::chrono::seconds kLingerTime{3};
+constexpr std::size_t kLingerBytes = std::size_t{16} << 20;
+
 log::Literal side_name(Side side) {
   return side == Side::source ? log::Literal("source") : log::Literal("reviewer");
 }
@@ -91,6 +95,12 @@ class Connections {
     }
     if (empty) on_empty();
     for (const auto& session : open) session->drain();
+  }
+
+  // After the io_context stops: sessions it destroys no longer call back into it.
+  void forget_on_empty() {
+    const std::scoped_lock lock(mutex_);
+    on_empty_ = nullptr;
   }
 
   [[nodiscard]] bool draining() const {
@@ -157,6 +167,12 @@ class HttpSession final : public Session {
     return std::static_pointer_cast<HttpSession>(shared_from_this());
   }
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  // The session's executor, counted as work: while the store holds a handler's answer, no
+  // socket operation is pending, and the io_context must not think it has run out of work.
+  auto tracked_executor() {
+    return net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
+  }
 
   // Per-connection source events are debug only: placed among the exactly timed
   // operational lines, they would narrow down when a source connected.
@@ -226,6 +242,9 @@ class HttpSession final : public Session {
     beast::error_code ec;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits_.header_bytes));
+    // Beast checks Content-Length against the body limit as soon as the header ends, and
+    // its default is 1 MiB; the route's own limit is set once the route is known.
+    parser_->body_limit(boost::none);
     const auto block = net::buffer(buffer_.data(), header_bytes);
     parser_->put(block, ec);
     if (!ec && !parser_->is_header_done()) ec = http::error::partial_message;
@@ -246,7 +265,13 @@ class HttpSession final : public Session {
       Response response =
           error_response(http::status::method_not_allowed, header.version(), context_);
       response.set(http::field::allow, plan.allow);
+      body_unread_ = true;
       return do_write(std::move(response), false);
+    }
+    // Beast compares a Content-Length with the limit only when the header ends, which was
+    // before the route was known, so that comparison is made here.
+    if (const auto length = parser_->content_length(); length && *length > plan.body_limit) {
+      return refuse(http::status::payload_too_large);
     }
     if (plan.streamed) return start_streamed(plan.body_limit);
     parser_->body_limit(plan.body_limit);
@@ -262,14 +287,14 @@ class HttpSession final : public Session {
     Request request = parser_->release();
     parser_.reset();
     const bool keep_alive = request.keep_alive();
-    handle_request(std::move(request), context_, services_,
-                   [self = shared_this(), keep_alive](Response response) {
-                     // The handler may answer from the store's writer thread.
-                     net::post(self->stream_.get_executor(),
-                               [self, keep_alive, response = std::move(response)]() mutable {
-                                 self->do_write(std::move(response), keep_alive);
-                               });
-                   });
+    handle_request(
+        std::move(request), context_, services_,
+        [self = shared_this(), executor = tracked_executor(), keep_alive](Response response) {
+          // The handler may answer from the store's writer thread.
+          net::post(executor, [self, keep_alive, response = std::move(response)]() mutable {
+            self->do_write(std::move(response), keep_alive);
+          });
+        });
   }
 
   // A streamed request (request_handler.h, BodyStream): its body is read a piece at a time
@@ -279,6 +304,7 @@ class HttpSession final : public Session {
     StreamStart start = start_stream(header.base(), context_, services_);
     if (auto* refusal = std::get_if<Response>(&start)) {
       parser_.reset();
+      body_unread_ = true;
       return do_write(std::move(*refusal), false);
     }
     body_stream_ = std::move(std::get<std::unique_ptr<BodyStream>>(start));
@@ -324,26 +350,26 @@ class HttpSession final : public Session {
     }
     const std::size_t filled = piece_.size() - body_parser_->get().body().size;
     if (filled == 0) return do_read_piece();
-    body_stream_->consume(std::span<const std::uint8_t>(piece_.data(), filled),
-                          [self = shared_this()](std::optional<Response> refusal) {
-                            net::post(self->stream_.get_executor(),
-                                      [self, refusal = std::move(refusal)]() mutable {
-                                        if (refusal)
-                                          return self->end_stream(std::move(*refusal), false);
-                                        self->do_read_piece();
-                                      });
-                          });
+    body_stream_->consume(
+        std::span<const std::uint8_t>(piece_.data(), filled),
+        [self = shared_this(), executor = tracked_executor()](std::optional<Response> refusal) {
+          net::post(executor, [self, refusal = std::move(refusal)]() mutable {
+            if (refusal) return self->end_stream(std::move(*refusal), false);
+            self->do_read_piece();
+          });
+        });
   }
 
   void on_body_end() {
-    body_stream_->finish([self = shared_this()](Response response) {
-      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+    body_stream_->finish([self = shared_this(), executor = tracked_executor()](Response response) {
+      net::post(executor, [self, response = std::move(response)]() mutable {
         self->end_stream(std::move(response), self->keep_alive_);
       });
     });
   }
 
   void end_stream(Response response, bool keep_alive) {
+    body_unread_ = !body_parser_->is_done();
     body_stream_.reset();
     body_parser_.reset();
     wipe_buffers();
@@ -365,6 +391,7 @@ class HttpSession final : public Session {
   void refuse(http::status status) {
     log::source(log::Level::debug, "request_refused",
                 {{"listener", side_name(context_.side)}, {"status", static_cast<int>(status)}});
+    body_unread_ = true;
     do_write(error_response(status, 11, context_), false);
   }
 
@@ -392,8 +419,29 @@ class HttpSession final : public Session {
   void on_write(bool keep_alive, beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) return fail(ec, "write");
     response_.reset();
-    if (!keep_alive) return do_close();
+    if (!keep_alive) return body_unread_ ? do_linger() : do_close();
     do_read();
+  }
+
+  // The client may still be sending the body of a refused request. Closing with unread
+  // bytes makes the kernel answer with a reset, which can destroy the response before the
+  // client reads it; so read and discard for a bounded time first, as nginx's lingering
+  // close does.
+  void do_linger() {
+    buffer_.consume(buffer_.size());
+    lowest().expires_after(kLingerTime);
+    do_linger_read();
+  }
+
+  void do_linger_read() {
+    stream_.async_read_some(buffer_.prepare(limits_.read_buffer_bytes),
+                            beast::bind_front_handler(&HttpSession::on_linger, shared_this()));
+  }
+
+  void on_linger(beast::error_code ec, std::size_t bytes) {
+    lingered_bytes_ += bytes;
+    if (ec || lingered_bytes_ > kLingerBytes) return do_close();
+    do_linger_read();
   }
 
   void do_close() {
@@ -422,6 +470,8 @@ class HttpSession final : public Session {
   std::vector<std::uint8_t> piece_;
   std::optional<http::response<http::empty_body>> continue_;
   bool keep_alive_ = false;
+  bool body_unread_ = false;  // the connection closes after the response, then lingers
+  std::size_t lingered_bytes_ = 0;
   std::optional<Response> response_;
   bool awaiting_request_ = false;
 };
@@ -652,6 +702,12 @@ tl::expected<void, Error> serve(const config::Config& config) {
   for (unsigned i = 1; i < config.threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
   for (auto& worker : workers) worker.join();
+  // After a forced stop, answers may still be waiting in the store: let them arrive, so
+  // that none outlives what it refers to; the io_context then destroys them unrun.
+  connections.forget_on_empty();
+  (void)(*store)
+      ->write([](storage::Database&) -> tl::expected<void, storage::Error> { return {}; })
+      .get();
 
   log::operations(log::Level::info, "stopped");
   return {};

@@ -5,6 +5,15 @@
 // a well-formed age header whose X25519 stanzas number exactly the bundle's recipients,
 // and no other stanza. It is stored with the bundle's version, and the answer, 201 with
 // {"id": ID}, comes only after the commit is durable.
+//
+// The body may also name a draft (sources.h) and its finished uploads (uploads.h):
+//   {"report": BASE64, "draft": TOKEN, "uploads": [ID, ...]}
+// at most limits.uploads_per_draft, no ID twice. Each must be a complete upload of that
+// draft sealed to the installed bundle, or nothing is stored (400: unknown or expired
+// draft, an upload of another draft; 409: an upload unfinished or sealed to an older
+// bundle). In one transaction the uploads become the submission's attachments in the
+// order given, the submission is linked to the draft's source if it has one, and the
+// draft goes with its upload rows (and the blobs of uploads not listed).
 // Thread safety: accept() and TokenBucket may be called from any thread.
 #pragma once
 
@@ -47,7 +56,8 @@ struct Outcome {
   std::string body;  // JSON
 };
 
-// The largest body to read: the base64 of limits.report_bytes and a little JSON around it.
+// The largest body to read: the base64 of limits.report_bytes, a draft token, the upload
+// IDs and a little JSON around them.
 [[nodiscard]] std::uint64_t body_limit(const config::Limits& limits);
 
 // The day number (days since 1970-01-01 UTC) stored as a submission's received_day: the

@@ -482,6 +482,8 @@ void Statement::reset() {
   sqlite3_clear_bindings(statement_);
 }
 
+int Statement::columns() const { return sqlite3_column_count(statement_); }
+
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(statement_, column) == SQLITE_NULL;
 }

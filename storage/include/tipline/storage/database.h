@@ -87,6 +87,8 @@ class Statement {
   // Rewinds the statement so it can run again with new bindings.
   void reset();
 
+  // The number of result columns.
+  [[nodiscard]] int columns() const;
   [[nodiscard]] bool is_null(int column) const;
   [[nodiscard]] std::int64_t integer(int column) const;
   [[nodiscard]] std::string text(int column) const;
