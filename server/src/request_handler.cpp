@@ -44,8 +44,6 @@ std::string error_body(http::status status) {
   return std::string("{\"error\":\"") + std::string(http::obsolete_reason(status)) + "\"}";
 }
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
-
 // The routes and the methods each takes. A path not listed takes GET, HEAD and POST, so
 // that it answers 404 rather than 405. A path ending in '/' matches every path below it.
 struct Route {
@@ -96,6 +94,8 @@ Response method_not_allowed(unsigned version, std::string_view allow,
 }
 
 }  // namespace
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 BodyPlan plan_body(http::verb method, std::string_view target, const config::Limits& limits) {
   BodyPlan plan;

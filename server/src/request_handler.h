@@ -64,6 +64,9 @@ struct BodyPlan {
   bool streamed = false;  // true: start_stream() takes the request, not handle_request()
 };
 
+// The path of a request target: the part before any query.
+[[nodiscard]] std::string_view path_of(std::string_view target);
+
 [[nodiscard]] BodyPlan plan_body(boost::beast::http::verb method, std::string_view target,
                                  const config::Limits& limits);
 
