@@ -1,5 +1,7 @@
 #include "request_handler.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/beast/http/field.hpp>
@@ -200,6 +202,11 @@ Response serve_keys(unsigned version, bool head, const RequestContext& context,
 
 void handle_request(Request request, const RequestContext& context, Services& services,
                     Respond respond) {
+  // Handlers parse the body before they return; it may hold a login secret or codename.
+  struct BodyWipe {
+    std::string& body;
+    ~BodyWipe() { sodium_memzero(body.data(), body.size()); }
+  } const wipe{request.body()};
   const std::string_view path = path_of({request.target().data(), request.target().size()});
   const bool head = request.method() == http::verb::head;
   const unsigned version = request.version();

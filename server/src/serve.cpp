@@ -417,6 +417,8 @@ class HttpSession final : public Session {
   }
 
   void on_write(bool keep_alive, beast::error_code ec, std::size_t /*bytes*/) {
+    // A response may carry a source's codename (the no-JavaScript codename page).
+    sodium_memzero(response_->body().data(), response_->body().size());
     if (ec) return fail(ec, "write");
     response_.reset();
     if (!keep_alive) return body_unread_ ? do_linger() : do_close();
@@ -676,7 +678,8 @@ tl::expected<void, Error> serve(const config::Config& config) {
   // Unfinished drafts and uploads expire by the hour; looking every ten minutes keeps each
   // within a sixth of an hour of its expiry.
   std::function<void(beast::error_code)> on_expiry_due = [&](beast::error_code ec) {
-    if (ec) return;
+    // The drain cancels the timer, but the wait may have completed just before.
+    if (ec || connections.draining()) return;
     (**store).write_then(
         [](storage::Database& db) {
           const auto now = std::chrono::system_clock::now().time_since_epoch();
