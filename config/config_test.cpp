@@ -73,6 +73,8 @@ TEST_F(ConfigTest, SampleLoadsWithDocumentedDefaults) {
   EXPECT_EQ(config->limits.report_bytes, 8u << 20);
   EXPECT_EQ(config->limits.upload_bytes, 4ull << 30);
   EXPECT_EQ(config->limits.uploads_per_draft, 20u);
+  EXPECT_EQ(config->limits.pending_upload_bytes, 16ull << 30);
+  EXPECT_EQ(config->limits.drafts_per_minute, 60u);
   EXPECT_EQ(config->limits.form_bytes, 256u << 20);
   EXPECT_EQ(config->limits.form_parts, 32u);
   EXPECT_EQ(config->limits.form_part_bytes, 100u << 20);
@@ -190,6 +192,40 @@ TEST_F(ConfigTest, OutOfRangeValuesAreRefused) {
       << message;
   EXPECT_NE(message.find("server.threads: must be from 0 to 256, got -1"), std::string::npos)
       << message;
+}
+
+TEST_F(ConfigTest, DraftAndPendingUploadLimitsAreReadAndBounded) {
+  const auto empty = load_text("");
+  ASSERT_TRUE(empty.has_value()) << empty.error().message;
+  EXPECT_EQ(empty->limits.drafts_per_minute, 60u);
+  EXPECT_EQ(empty->limits.pending_upload_bytes, std::uint64_t{16} << 30);
+  const auto set = load_text("[limits]\ndrafts_per_minute = 5\npending_upload_bytes = 1048576\n");
+  ASSERT_TRUE(set.has_value()) << set.error().message;
+  EXPECT_EQ(set->limits.drafts_per_minute, 5u);
+  EXPECT_EQ(set->limits.pending_upload_bytes, 1048576u);
+  const auto largest =
+      load_text("[limits]\ndrafts_per_minute = 1000000\npending_upload_bytes = 1099511627776\n");
+  ASSERT_TRUE(largest.has_value()) << largest.error().message;
+  EXPECT_EQ(largest->limits.pending_upload_bytes, std::uint64_t{1} << 40);
+
+  const std::string low =
+      problems_of("[limits]\ndrafts_per_minute = 0\npending_upload_bytes = 1048575\n");
+  EXPECT_NE(low.find("limits.drafts_per_minute: must be from 1 to 1000000, got 0"),
+            std::string::npos)
+      << low;
+  EXPECT_NE(low.find("limits.pending_upload_bytes: must be from 1048576 to 1099511627776, got "
+                     "1048575"),
+            std::string::npos)
+      << low;
+  const std::string high =
+      problems_of("[limits]\ndrafts_per_minute = 1000001\npending_upload_bytes = 1099511627777\n");
+  EXPECT_NE(high.find("limits.drafts_per_minute: must be from 1 to 1000000, got 1000001"),
+            std::string::npos)
+      << high;
+  EXPECT_NE(high.find("limits.pending_upload_bytes: must be from 1048576 to 1099511627776, got "
+                      "1099511627777"),
+            std::string::npos)
+      << high;
 }
 
 TEST_F(ConfigTest, BadEnumeratedValuesAreRefused) {

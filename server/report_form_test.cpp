@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../storage/test_support.h"
@@ -20,6 +21,7 @@
 #include "tipline/crypto/minisign.h"
 #include "tipline/crypto/padding.h"
 #include "tipline/crypto/x25519.h"
+#include "tipline/storage/maintenance.h"
 
 namespace tipline::server::report_form {
 namespace {
@@ -87,7 +89,11 @@ class ReportFormTest : public storage::test::StorageTest {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
     ASSERT_TRUE(bundle::install(*store_, *verified, now).has_value());
+    services_ = std::make_unique<Services>(config_, *store_);  // it reads the bundle once
   }
+
+  // The CSRF cookie's name on the transport of context_.
+  std::string cookie_name() const { return context_.tls ? "__Host-tipline_csrf" : "tipline_csrf"; }
 
   // A token as GET /report sets it.
   std::string token() {
@@ -104,38 +110,53 @@ class ReportFormTest : public storage::test::StorageTest {
     header.target("/report");
     header.version(11);
     header.set(http::field::content_type, content_type);
-    if (!cookie_token.empty()) header.set(http::field::cookie, "a=b; tipline_csrf=" + cookie_token);
+    if (!cookie_token.empty())
+      header.set(http::field::cookie, "a=b; " + cookie_name() + "=" + cookie_token);
     return header;
   }
 
-  // Feeds the body in pieces, waiting for each `next` as the session does, then finishes.
+  // Feeds `body` in pieces, waiting for each `next` as the session does; a refusal if one
+  // came.
+  static std::optional<Response> feed(BodyStream& stream, std::string_view body,
+                                      std::size_t piece = 64 * 1024) {
+    for (std::size_t at = 0; at < body.size(); at += piece) {
+      std::promise<std::optional<Response>> taken;
+      const std::string_view part = body.substr(at, piece);
+      stream.consume({reinterpret_cast<const std::uint8_t*>(part.data()), part.size()},
+                     [&](std::optional<Response> refusal) { taken.set_value(std::move(refusal)); });
+      if (auto refusal = taken.get_future().get()) return refusal;
+    }
+    return std::nullopt;
+  }
+
+  static Response finish(BodyStream& stream) {
+    std::promise<Response> answered;
+    stream.finish([&](Response response) { answered.set_value(std::move(response)); });
+    return answered.get_future().get();
+  }
+
+  // Feeds the body in pieces, then finishes.
   Response post(const std::string& cookie_token, const std::string& body,
                 Services* services = nullptr, std::size_t piece = 64 * 1024) {
     StreamStart start = start_report(post_header(cookie_token), context_,
                                      services != nullptr ? *services : *services_);
     if (auto* refused = std::get_if<Response>(&start)) return std::move(*refused);
     auto stream = std::move(std::get<std::unique_ptr<BodyStream>>(start));
-    for (std::size_t at = 0; at < body.size(); at += piece) {
-      std::promise<std::optional<Response>> taken;
-      const std::string_view part = std::string_view(body).substr(at, piece);
-      stream->consume(
-          {reinterpret_cast<const std::uint8_t*>(part.data()), part.size()},
-          [&](std::optional<Response> refusal) { taken.set_value(std::move(refusal)); });
-      if (auto refusal = taken.get_future().get()) return std::move(*refusal);
-    }
-    std::promise<Response> answered;
-    stream->finish([&](Response response) { answered.set_value(std::move(response)); });
-    return answered.get_future().get();
+    if (auto refusal = feed(*stream, body, piece)) return std::move(*refusal);
+    return finish(*stream);
   }
 
-  Response confirm(const std::string& cookie_token, const std::string& body) {
+  Response confirm(const std::string& cookie_token, const std::string& body,
+                   std::thread::id* answered_on = nullptr) {
     Request request(http::verb::post, "/codename", 11);
     request.set(http::field::content_type, "application/x-www-form-urlencoded");
-    if (!cookie_token.empty()) request.set(http::field::cookie, "tipline_csrf=" + cookie_token);
+    if (!cookie_token.empty()) request.set(http::field::cookie, cookie_name() + "=" + cookie_token);
     request.body() = body;
     std::promise<Response> answered;
-    confirm_codename(request, context_, *services_,
-                     [&](Response response) { answered.set_value(std::move(response)); });
+    confirm_codename(request, context_, *services_, [&](Response response) {
+      if (answered_on != nullptr) *answered_on = std::this_thread::get_id();
+      answered.set_value(std::move(response));
+    });
     return answered.get_future().get();
   }
 
@@ -209,10 +230,13 @@ TEST_F(ReportFormTest, TheFormCarriesAFreshTokenInACookieAndAsItsFirstField) {
   const Response page = report_page(11, false, context_, *services_);
   ASSERT_EQ(page.result(), http::status::ok);
   const std::string cookie(page[http::field::set_cookie]);
-  ASSERT_TRUE(cookie.starts_with("tipline_csrf=")) << cookie;
-  const std::string value = cookie.substr(13, 64);
+  // Over TLS the __Host- prefix: Secure, Path=/ and no Domain, or the browser drops it.
+  const std::string prefix = "__Host-tipline_csrf=";
+  ASSERT_TRUE(cookie.starts_with(prefix)) << cookie;
+  const std::string value = cookie.substr(prefix.size(), 64);
   EXPECT_EQ(value.find_first_not_of("0123456789abcdef"), std::string::npos) << cookie;
-  EXPECT_EQ(cookie.substr(13 + 64), "; Path=/; HttpOnly; SameSite=Strict; Secure");
+  EXPECT_EQ(cookie.substr(prefix.size() + 64), "; Path=/; HttpOnly; SameSite=Strict; Secure");
+  EXPECT_FALSE(contains(cookie, "Domain"));
   const std::string& body = page.body();
   const std::size_t field =
       body.find("<input type=\"hidden\" name=\"csrf_token\" value=\"" + value + "\">");
@@ -225,7 +249,130 @@ TEST_F(ReportFormTest, TheFormCarriesAFreshTokenInACookieAndAsItsFirstField) {
 
   const RequestContext plain{Side::source, false, {}};
   const Response over_http = report_page(11, false, plain, *services_);
-  EXPECT_TRUE(std::string(over_http[http::field::set_cookie]).ends_with("SameSite=Strict"));
+  const std::string plain_cookie(over_http[http::field::set_cookie]);
+  EXPECT_TRUE(plain_cookie.starts_with("tipline_csrf=")) << plain_cookie;
+  EXPECT_TRUE(plain_cookie.ends_with("; Path=/; HttpOnly; SameSite=Strict")) << plain_cookie;
+}
+
+TEST_F(ReportFormTest, EachTransportAcceptsOnlyItsOwnCookieName) {
+  install_bundle();
+  const std::string csrf = token();
+  auto post_with = [&](const std::string& cookie) {
+    RequestHeader header = post_header("");
+    header.set(http::field::cookie, cookie);
+    StreamStart start = start_report(header, context_, *services_);
+    if (auto* refused = std::get_if<Response>(&start)) return refused->result();
+    auto stream = std::move(std::get<std::unique_ptr<BodyStream>>(start));
+    if (auto refusal = feed(*stream, multipart_body(report_parts(csrf)))) return refusal->result();
+    return finish(*stream).result();
+  };
+  auto confirm_with = [&](const std::string& cookie) {
+    Request request(http::verb::post, "/codename", 11);
+    request.set(http::field::cookie, cookie);
+    request.body() = "csrf_token=" + csrf + "&codename_shown=0&codename=0";
+    std::promise<Response> answered;
+    confirm_codename(request, context_, *services_,
+                     [&](Response response) { answered.set_value(std::move(response)); });
+    return answered.get_future().get().result();
+  };
+  // Over TLS (context_): only __Host-tipline_csrf.
+  EXPECT_EQ(post_with("tipline_csrf=" + csrf), http::status::forbidden);
+  EXPECT_EQ(confirm_with("tipline_csrf=" + csrf), http::status::forbidden);
+  EXPECT_EQ(post_with("__Host-tipline_csrf=" + csrf), http::status::ok);
+  // A known codename_shown is not needed to get past the cookie: 400, not 403.
+  EXPECT_EQ(confirm_with("__Host-tipline_csrf=" + csrf), http::status::bad_request);
+
+  // Over plain HTTP (the onion service): only tipline_csrf.
+  context_.tls = false;
+  EXPECT_EQ(post_with("__Host-tipline_csrf=" + csrf), http::status::forbidden);
+  EXPECT_EQ(confirm_with("__Host-tipline_csrf=" + csrf), http::status::forbidden);
+  EXPECT_EQ(post_with("tipline_csrf=" + csrf), http::status::ok);
+  EXPECT_EQ(confirm_with("tipline_csrf=" + csrf), http::status::bad_request);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM submissions"), 2);
+}
+
+// `db purge` may run beside the server and deletes finished blobs that nothing owns, so a
+// blob must not be finished before the transaction that links it to its submission.
+TEST_F(ReportFormTest, NoBlobIsFinishedBeforeTheSubmissionIsRecorded) {
+  install_bundle();
+  const std::string csrf = token();
+  const std::string small = "a small file, sealed before the first batch is written";
+  const std::string large = bytes_text((std::size_t{3} << 20) + 999, 11);
+  std::vector<Part> parts = report_parts(csrf);
+  parts.push_back({"attachments", "small.txt", small});
+  parts.push_back({"attachments", "large.bin", large});
+  const std::string body = multipart_body(parts);
+
+  StreamStart start = start_report(post_header(csrf), context_, *services_);
+  auto stream = std::move(std::get<std::unique_ptr<BodyStream>>(start));
+  // Past the small file and well into the large one: batches have been written.
+  const std::size_t first = body.size() / 2;
+  ASSERT_FALSE(feed(*stream, std::string_view(body).substr(0, first)).has_value());
+  EXPECT_GE(count("SELECT COUNT(*) FROM blobs"), 2) << "both files have blobs by now";
+  EXPECT_GT(count("SELECT COUNT(*) FROM blob_chunks"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM blobs WHERE complete = 1"), 0);
+
+  // `tipline-server db purge` from another process, in the middle of the stream.
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  const auto purged = storage::purge(database_, key_, {std::nullopt, now});
+  ASSERT_TRUE(purged.has_value() || purged.error().code == storage::Errc::in_use)
+      << purged.error().message;
+  if (purged) {
+    EXPECT_EQ(purged->blobs, 0);
+  }
+
+  ASSERT_FALSE(feed(*stream, std::string_view(body).substr(first)).has_value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM blobs WHERE complete = 1"), 0);
+  const Response response = finish(*stream);
+  ASSERT_EQ(response.result(), http::status::ok) << response.body();
+  stream.reset();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM blobs WHERE complete = 0"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM blobs WHERE complete = 1"), 3);
+  const auto files = blob_ids("SELECT blob_id FROM attachments ORDER BY position");
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(decrypt_blob(files[0]), small);
+  EXPECT_TRUE(decrypt_blob(files[1]) == large);
+  // And a purge after the commit keeps what the submission owns.
+  const auto after = storage::purge(database_, key_, {std::nullopt, now});
+  ASSERT_TRUE(after.has_value() || after.error().code == storage::Errc::in_use);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM blobs"), 3);
+}
+
+// scrypt takes 64 MiB: derivations run on their own bounded pool, and past the bound both
+// posts answer 503 at once with a page, storing nothing.
+TEST_F(ReportFormTest, BusyDerivationsAnswer503AndRunOffTheCallingThread) {
+  install_bundle();
+  const std::string csrf = token();
+  const Response stored = post(csrf, multipart_body(report_parts(csrf)));
+  ASSERT_EQ(stored.result(), http::status::ok);
+  std::string shown = shown_codename(stored.body());
+  std::replace(shown.begin(), shown.end(), ' ', '-');
+  const std::string fields = "csrf_token=" + csrf + "&codename_shown=" + shown;
+
+  std::thread::id answered_on;
+  EXPECT_TRUE(contains(confirm(csrf, fields + "&codename=" + shown, &answered_on).body(),
+                       "report was sent"));
+  EXPECT_NE(answered_on, std::this_thread::get_id()) << "scrypt must not run on the I/O thread";
+
+  const std::size_t limit = set_derivation_limit_for_testing(0);
+  EXPECT_GE(limit, 1u);
+  const Response busy_confirm = confirm(csrf, fields + "&codename=" + shown);
+  EXPECT_EQ(busy_confirm.result(), http::status::service_unavailable);
+  EXPECT_TRUE(contains(busy_confirm.body(), "<html"));
+  EXPECT_TRUE(contains(busy_confirm.body(), "busy"));
+  std::vector<Part> parts = report_parts(csrf);
+  parts.push_back({"attachments", "f", bytes_text((std::size_t{2} << 20) + 5, 4)});
+  const Response busy_report = post(csrf, multipart_body(parts));
+  EXPECT_EQ(busy_report.result(), http::status::service_unavailable);
+  EXPECT_TRUE(contains(busy_report.body(), "busy"));
+  EXPECT_EQ(set_derivation_limit_for_testing(limit), 0u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM submissions"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM blobs"), 1) << "the refused report left no blob";
+
+  EXPECT_EQ(post(csrf, multipart_body(parts)).result(), http::status::ok);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM submissions"), 2);
 }
 
 TEST_F(ReportFormTest, RefusesBeforeTheBodyWhatCannotBeAReport) {

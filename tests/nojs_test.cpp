@@ -27,6 +27,8 @@ using std::chrono::seconds;
 
 const std::string kServer = TIPLINE_SERVER_BINARY;
 constexpr std::size_t kMiB = std::size_t{1} << 20;
+// The CSRF cookie over TLS; over plain HTTP it has no __Host- prefix.
+const std::string kCsrfCookie = "__Host-tipline_csrf";
 
 std::string shell_quoted(const std::string& text) {
   std::string quoted = "'";
@@ -87,7 +89,7 @@ class NojsTest : public ::testing::Test {
   std::string form_token() {
     const HttpResult page = https_request(url("/report"), instance_ / "tls/certificate.pem");
     EXPECT_EQ(page.status, 200) << page.body;
-    const std::string marker = "tipline_csrf=";
+    const std::string marker = kCsrfCookie + "=";
     const std::size_t at = page.headers.find(marker);
     EXPECT_NE(at, std::string::npos) << page.headers;
     if (at == std::string::npos) return {};
@@ -115,7 +117,7 @@ class NojsTest : public ::testing::Test {
     }
     curl_slist* headers = nullptr;
     if (!cookie.empty())
-      headers = curl_slist_append(headers, ("Cookie: tipline_csrf=" + cookie).c_str());
+      headers = curl_slist_append(headers, ("Cookie: " + kCsrfCookie + "=" + cookie).c_str());
     if (chunked) headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
     curl_easy_setopt(curl, CURLOPT_URL, url("/report").c_str());
     curl_easy_setopt(curl, CURLOPT_CAINFO, (instance_ / "tls/certificate.pem").c_str());
@@ -135,11 +137,12 @@ class NojsTest : public ::testing::Test {
     return result;
   }
 
-  HttpResult post_codename(const std::string& cookie, const std::string& body) {
-    return https_request(
-        url("/codename"), instance_ / "tls/certificate.pem",
-        {"Content-Type: application/x-www-form-urlencoded", "Cookie: tipline_csrf=" + cookie},
-        body);
+  HttpResult post_codename(const std::string& cookie, const std::string& body,
+                           const std::string& cookie_name = kCsrfCookie) {
+    return https_request(url("/codename"), instance_ / "tls/certificate.pem",
+                         {"Content-Type: application/x-www-form-urlencoded",
+                          "Cookie: " + cookie_name + "=" + cookie},
+                         body);
   }
 
   std::vector<Field> answers(const std::string& token, const std::string& what) {
@@ -287,6 +290,8 @@ TEST_F(NojsTest, TheCodenameMustBeRetypedBeforeThePageLetsGo) {
   EXPECT_EQ(matched.status, 200);
   EXPECT_TRUE(contains(matched.body, "your report was sent")) << matched.body;
   EXPECT_EQ(post_codename(std::string(64, 'a'), fields + "&codename=" + retyped).status, 403);
+  // Over TLS only the __Host- cookie counts.
+  EXPECT_EQ(post_codename(token, fields + "&codename=" + retyped, "tipline_csrf").status, 403);
 }
 
 TEST_F(NojsTest, WithoutTheMatchingTokenNothingIsStored) {

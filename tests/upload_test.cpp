@@ -8,11 +8,13 @@
 
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/process.h"
@@ -108,7 +110,8 @@ const std::vector<std::string> kTus = {"Tus-Resumable: 1.0.0"};
 
 class UploadTest : public ::testing::Test {
  protected:
-  void start(bool demo) {
+  // `limits`: more lines for the [limits] section.
+  void start(bool demo, const std::string& limits = "") {
     instance_ = dir_.path() / "instance";
     std::vector<std::string> init = {kServer, "init", instance_.string()};
     if (demo) init.emplace_back("--demo");
@@ -117,7 +120,8 @@ class UploadTest : public ::testing::Test {
     const fs::path config = instance_ / "test.toml";
     write_file(config,
                "[source]\nport = 0\ntransport = \"http\"\n[reviewer]\nport = 0\n"
-               "[server]\nlog_level = \"debug\"\n[limits]\nuploads_per_draft = 2\n");
+               "[server]\nlog_level = \"debug\"\n[limits]\nuploads_per_draft = 2\n" +
+                   limits);
     server_ = std::make_unique<Child>(
         std::vector<std::string>{kServer, "serve", "--config", config.string()},
         dir_.path() / "serve.log");
@@ -172,6 +176,21 @@ class UploadTest : public ::testing::Test {
     return read_file(out);
   }
 
+  // Random bytes sealed to exactly `size` bytes: an age file is its header, a 16-byte
+  // nonce, then each 64 KiB of the plaintext (the last may be shorter) and a 16-byte tag.
+  std::string seal_exactly(std::size_t size, unsigned seed, const std::string& name) {
+    constexpr std::size_t kNonce = 16;
+    constexpr std::size_t kTag = 16;
+    constexpr std::size_t kChunk = 64 * 1024;
+    const std::string probe = seal("x", name + "-probe");
+    const std::size_t header = probe.size() - kNonce - 1 - kTag;
+    const std::size_t payload = size - header - kNonce;
+    const std::size_t chunks = (payload + kChunk + kTag - 1) / (kChunk + kTag);
+    const std::string sealed = seal(random_bytes(payload - chunks * kTag, seed), name);
+    EXPECT_EQ(sealed.size(), size);
+    return sealed;
+  }
+
   // POST /api/v1/uploads for `length` bytes on `draft`: the upload's path, or "".
   std::string create_upload(const std::string& draft, std::size_t length) {
     const Reply created =
@@ -188,6 +207,19 @@ class UploadTest : public ::testing::Test {
                    {"Tus-Resumable: 1.0.0", "Content-Type: application/offset+octet-stream",
                     "Upload-Offset: " + std::to_string(offset)},
                    bytes);
+  }
+
+  // The offset HEAD reports once it stops moving: a broken PATCH is committed after the
+  // connection closes, by the server, on its own time.
+  std::size_t settled_offset(const std::string& path, std::size_t length) {
+    std::size_t offset = 0;
+    for (int tries = 0; tries < 50; ++tries) {
+      std::this_thread::sleep_for(milliseconds(100));
+      const std::size_t now = offset_of(path);
+      if (now == length || (now == offset && tries >= 10)) return now;
+      offset = now;
+    }
+    return offset;
   }
 
   std::size_t offset_of(const std::string& path) {
@@ -488,6 +520,145 @@ TEST_F(UploadTest, ABrokenPatchKeepsWhatWasCommittedAndResumes) {
   bool complete = false;
   EXPECT_TRUE(same(upload_blob(db, path, &complete), sealed));
   EXPECT_TRUE(complete);
+}
+
+// A PATCH whose body arrived whole, the connection broken before the body ended: the last
+// byte is committed only together with the completion check, so HEAD never offers an
+// upload at its full length that a submission would then refuse as unfinished.
+TEST_F(UploadTest, APatchBrokenRightAfterItsLastByteLeavesAUsableUpload) {
+  start(true);
+  // Chunked bodies that never send the last chunk, which ends the body, but one byte past
+  // the file before the connection closes. Sized to a whole number of read pieces
+  // (read_buffer_bytes, 64 KiB): the server takes a piece once it is full and more body
+  // follows, so the last byte reaches the upload. For 320 KiB it is committed when the
+  // broken stream goes, for 1 MiB by the flush of a full buffer.
+  const std::string destroyed = seal_exactly(5 * 64 * 1024, 11, "destroyed");
+  const std::string flushed = seal_exactly(kMiB, 12, "flushed");
+  // With a Content-Length, closed at once without reading the answer.
+  const std::string sized = seal(random_bytes(200 * 1024, 13), "sized");
+  const std::string first_draft = new_draft();
+  const std::string second_draft = new_draft();
+  const std::vector<std::pair<std::string, std::string>> uploads = {
+      {create_upload(first_draft, destroyed.size()), destroyed},
+      {create_upload(first_draft, flushed.size()), flushed},
+      {create_upload(second_draft, sized.size()), sized}};
+  const std::string head =
+      " HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n"
+      "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n";
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& [path, file] = uploads[i];
+    RawConnection connection(port_);
+    std::string text = "PATCH " + path + head + "Transfer-Encoding: chunked\r\n\r\n";
+    constexpr std::size_t kChunk = 64 * 1024;
+    for (std::size_t at = 0; at < file.size(); at += kChunk) {
+      text += "10000\r\n" + file.substr(at, kChunk) + "\r\n";
+    }
+    text += "1\r\nx\r\n";
+    connection.send(text);
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  {
+    RawConnection connection(port_);
+    connection.send("PATCH " + uploads[2].first + head +
+                    "Content-Length: " + std::to_string(sized.size()) + "\r\n\r\n" + sized);
+  }
+  for (const auto& [path, file] : uploads) {
+    const std::size_t offset = settled_offset(path, file.size());
+    EXPECT_LE(offset, file.size());
+    if (offset < file.size()) {
+      // Fewer bytes were kept: a PATCH from there completes the upload.
+      const Reply rest = patch(path, offset, file.substr(offset));
+      ASSERT_EQ(rest.status, 204) << rest.body;
+      EXPECT_EQ(rest.header("Upload-Offset"), std::to_string(file.size()));
+    }
+  }
+  EXPECT_EQ(offset_of(uploads[0].first), destroyed.size()) << "the bytes were all kept";
+  EXPECT_EQ(offset_of(uploads[1].first), flushed.size()) << "the bytes were all kept";
+
+  const auto id_of = [](const std::string& path) { return path.substr(path.rfind('/') + 1); };
+  const std::string report = base64(seal("see attached", "report"));
+  const Reply both =
+      post_json("/api/v1/submissions", "{\"report\":\"" + report + "\",\"draft\":\"" + first_draft +
+                                           "\",\"uploads\":[\"" + id_of(uploads[0].first) +
+                                           "\",\"" + id_of(uploads[1].first) + "\"]}");
+  EXPECT_EQ(both.status, 201) << "the uploads are usable: " << both.body;
+  const Reply one = post_json("/api/v1/submissions", "{\"report\":\"" + report + "\",\"draft\":\"" +
+                                                         second_draft + "\",\"uploads\":[\"" +
+                                                         id_of(uploads[2].first) + "\"]}");
+  EXPECT_EQ(one.status, 201) << "the upload is usable: " << one.body;
+
+  stop();
+  storage::Database db = open_database();
+  auto query = db.prepare(
+      "SELECT count(*) FROM attachments a JOIN blobs b ON b.id = a.blob_id WHERE b.complete = 1;");
+  ASSERT_TRUE(query.has_value());
+  ASSERT_TRUE(query->step().value_or(false));
+  EXPECT_EQ(query->integer(0), 3);
+}
+
+// An upload expired in the last minutes, before the sweep (every ten minutes) removed it,
+// is not attached.
+TEST_F(UploadTest, AnExpiredUploadIsNotAttached) {
+  start(true);
+  const std::string draft = new_draft();
+  const std::string sealed = seal("a photo", "photo");
+  const std::string path = create_upload(draft, sealed.size());
+  ASSERT_TRUE(upload(path, sealed, 1));
+  {
+    // The database is shared (WAL): the upload expires now, while the server runs.
+    storage::Database db = open_database();
+    const auto hour = std::chrono::duration_cast<std::chrono::hours>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    auto expire = db.prepare("UPDATE uploads SET expires_hour = ? WHERE public_id = ?;");
+    ASSERT_TRUE(expire.has_value());
+    expire->bind(static_cast<std::int64_t>(hour), path.substr(path.rfind('/') + 1));
+    ASSERT_TRUE(expire->run().has_value());
+  }
+  const std::string body = "{\"report\":\"" + base64(seal("see attached", "report")) +
+                           "\",\"draft\":\"" + draft + "\",\"uploads\":[\"" +
+                           path.substr(path.rfind('/') + 1) + "\"]}";
+  const Reply refused = post_json("/api/v1/submissions", body);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_TRUE(contains(refused.body, "an upload listed has expired")) << refused.body;
+  const Reply without =
+      post_json("/api/v1/submissions", "{\"report\":\"" + base64(seal("no files", "report2")) +
+                                           "\",\"draft\":\"" + draft + "\"}");
+  EXPECT_EQ(without.status, 201) << "nothing was stored by the refusal: " << without.body;
+}
+
+// Drafts are limited per minute (each may take limits.uploads_per_draft uploads), and the
+// bytes of all uploads not yet submitted are bounded, so nobody fills the disk.
+TEST_F(UploadTest, DraftsPastTheRateLimitAreRefused) {
+  start(true, "drafts_per_minute = 3\n");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(new_draft().size(), 64u);
+  const Reply refused = post_json("/api/v1/drafts", "{}");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_TRUE(contains(refused.body, "\"error\":\"the tip line is making many drafts"))
+      << refused.body;
+}
+
+TEST_F(UploadTest, UploadsPastThePendingBytesAreRefused) {
+  start(true, "pending_upload_bytes = 1048576\n");
+  const std::string first_draft = new_draft();
+  const std::string second_draft = new_draft();
+  const auto create = [&](const std::string& draft, std::size_t length) {
+    return request("POST", "/api/v1/uploads",
+                   {"Tus-Resumable: 1.0.0", "Upload-Length: " + std::to_string(length),
+                    "Upload-Metadata: draft " + base64(draft)});
+  };
+  const std::string first = create_upload(first_draft, 600 * 1024);
+  const Reply over = create(second_draft, 500 * 1024);
+  EXPECT_EQ(over.status, 507) << over.body;
+  EXPECT_EQ(over.header("Tus-Resumable"), "1.0.0");
+  EXPECT_TRUE(contains(over.body, "as many pending uploads as it can")) << over.body;
+  // Up to the limit exactly, then not one byte more, whichever draft asks.
+  (void)create_upload(second_draft, 424 * 1024);
+  EXPECT_EQ(create(second_draft, 1).status, 507);
+  EXPECT_EQ(create(first_draft, 1).status, 507);
+  // A deleted upload gives its room back.
+  EXPECT_EQ(request("DELETE", first, kTus).status, 204);
+  (void)create_upload(second_draft, 500 * 1024);
 }
 
 TEST_F(UploadTest, ASubmissionLinksTwoAttachmentsThatStockAgeOpens) {

@@ -310,6 +310,9 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
         static_cast<std::uint64_t>(limits.integer("upload_bytes", 4 * kGiB, kKiB, 64 * kGiB));
     out.uploads_per_draft =
         static_cast<std::size_t>(limits.integer("uploads_per_draft", 20, 0, 1000));
+    constexpr std::int64_t kTiB = kKiB * kGiB;
+    out.pending_upload_bytes =
+        static_cast<std::uint64_t>(limits.integer("pending_upload_bytes", 16 * kGiB, kMiB, kTiB));
     out.form_bytes =
         static_cast<std::uint64_t>(limits.integer("form_bytes", 256 * kMiB, kKiB, 64 * kGiB));
     out.form_parts = static_cast<std::size_t>(limits.integer("form_parts", 32, 1, 1000));
@@ -317,6 +320,8 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
         static_cast<std::uint64_t>(limits.integer("form_part_bytes", 100 * kMiB, kKiB, 64 * kGiB));
     out.submissions_per_minute =
         static_cast<unsigned>(limits.integer("submissions_per_minute", 60, 1, 1000000));
+    out.drafts_per_minute =
+        static_cast<unsigned>(limits.integer("drafts_per_minute", 60, 1, 1000000));
     out.upload_expiry = std::chrono::hours(limits.integer("upload_expiry_hours", 24, 1, 720));
     out.handshake_timeout = seconds(limits, "handshake_timeout_seconds", 10, 1);
     out.idle_timeout = seconds(limits, "idle_timeout_seconds", 30, 1);

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/field.hpp>
 #include <chrono>
 #include <cstddef>
@@ -16,10 +19,13 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "bundle.h"
+#include "identifiers.h"
 #include "multipart.h"
 #include "pages.h"
 #include "questionnaire.h"
@@ -42,8 +48,12 @@ using storage::BlobId;
 // CSRF: double submit. GET /report sets a random token as a SameSite=Strict cookie and as
 // the form's first field; a post is taken only when both arrive and match. A cross-site page
 // can make a browser post the form but can neither read the token nor, being cross-site,
-// have the cookie sent with it.
-constexpr std::string_view kCsrfCookie = "tipline_csrf";
+// have the cookie sent with it. Over TLS the cookie has the __Host- prefix, so the browser
+// takes it only with Secure, Path=/ and no Domain: a sibling host or a plain-HTTP answer
+// cannot plant one. Over plain HTTP (the onion service behind loopback) a __Host- cookie
+// would be dropped, so the name there has no prefix. Each transport accepts only its name.
+constexpr std::string_view kCsrfCookieTls = "__Host-tipline_csrf";
+constexpr std::string_view kCsrfCookiePlain = "tipline_csrf";
 constexpr std::size_t kCsrfBytes = 32;
 constexpr std::size_t kCsrfChars = 2 * kCsrfBytes;  // lowercase hexadecimal
 
@@ -65,6 +75,53 @@ constexpr std::string_view kExpiredForm =
     "the form again and send it from there.";
 constexpr std::string_view kNotStored =
     "Your report could not be stored. Nothing was kept. Please try again later.";
+constexpr std::string_view kBusy = "The tip line is busy. Please try again in a minute.";
+constexpr std::string_view kBusyReport =
+    "The tip line is busy. Your report was not stored and nothing was kept: please go back "
+    "and send it again in a minute.";
+
+// Codename derivation (scrypt: 64 MiB and about 100 ms each) never runs on an I/O thread.
+// It runs on a pool of its own, min(hardware threads, 2) threads, which bounds the memory
+// it takes at once; at most kAdmittedPerThread derivations per pool thread may be running
+// or waiting for one, and past that a request is answered 503 at once rather than queued
+// without bound. Process-wide: every listener and request shares them.
+constexpr std::size_t kAdmittedPerThread = 4;
+
+std::size_t derivation_threads() {
+  return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 2);
+}
+
+boost::asio::thread_pool& derivation_pool() {
+  static boost::asio::thread_pool pool(derivation_threads());
+  return pool;
+}
+
+std::atomic<std::size_t>& derivation_limit() {
+  static std::atomic<std::size_t> limit{kAdmittedPerThread * derivation_threads()};
+  return limit;
+}
+
+// An admitted derivation; its place is given back when the slot is destroyed.
+struct SlotRelease {
+  void operator()(std::atomic<std::size_t>* admitted) const { admitted->fetch_sub(1); }
+};
+using DerivationSlot = std::unique_ptr<std::atomic<std::size_t>, SlotRelease>;
+
+// Null when the limit is reached: the caller answers 503.
+DerivationSlot take_derivation_slot() {
+  static std::atomic<std::size_t> admitted{0};
+  if (admitted.fetch_add(1) >= derivation_limit().load()) {
+    admitted.fetch_sub(1);
+    return nullptr;
+  }
+  return DerivationSlot(&admitted);
+}
+
+// Runs `work` on the derivation pool; `work` owns the slot and answers through its respond.
+template <typename Work>
+void run_derivation(Work work) {
+  boost::asio::post(derivation_pool(), std::move(work));
+}
 
 Response failure(http::status status, unsigned version, std::string_view message,
                  const RequestContext& context, bool head = false) {
@@ -80,26 +137,16 @@ Response not_accepting(unsigned version, const RequestContext& context, bool hea
 
 std::string new_csrf_token() {
   crypto::initialize();
-  std::array<unsigned char, kCsrfBytes> bytes{};
-  randombytes_buf(bytes.data(), bytes.size());
-  std::string hex(kCsrfChars + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-  hex.pop_back();
-  sodium_memzero(bytes.data(), bytes.size());
-  return hex;
+  return random_hex(kCsrfBytes);
 }
+
+std::string_view csrf_cookie_name(bool tls) { return tls ? kCsrfCookieTls : kCsrfCookiePlain; }
 
 std::string csrf_cookie_header(std::string_view token, bool tls) {
-  std::string cookie =
-      std::string(kCsrfCookie) + "=" + std::string(token) + "; Path=/; HttpOnly; SameSite=Strict";
+  std::string cookie = std::string(csrf_cookie_name(tls)) + "=" + std::string(token) +
+                       "; Path=/; HttpOnly; SameSite=Strict";
   if (tls) cookie += "; Secure";
   return cookie;
-}
-
-bool is_token(std::string_view text) {
-  return text.size() == kCsrfChars && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
 }
 
 std::string_view trimmed(std::string_view text) {
@@ -108,8 +155,10 @@ std::string_view trimmed(std::string_view text) {
   return text;
 }
 
-// The CSRF cookie's token, when the request carries one of the form this server sets.
-std::optional<std::string> csrf_cookie(const RequestHeader& header) {
+// The CSRF cookie's token, when the request carries one of the form this server sets under
+// the name of its transport.
+std::optional<std::string> csrf_cookie(const RequestHeader& header, bool tls) {
+  const std::string_view name = csrf_cookie_name(tls);
   const auto [first, last] = header.equal_range(http::field::cookie);
   for (auto field = first; field != last; ++field) {
     std::string_view cookies(field->value().data(), field->value().size());
@@ -118,9 +167,9 @@ std::optional<std::string> csrf_cookie(const RequestHeader& header) {
       const std::string_view pair = trimmed(cookies.substr(0, end));
       cookies.remove_prefix(std::min(end + 1, cookies.size()));
       const std::size_t equals = pair.find('=');
-      if (equals == std::string_view::npos || pair.substr(0, equals) != kCsrfCookie) continue;
+      if (equals == std::string_view::npos || pair.substr(0, equals) != name) continue;
       const std::string_view value = trimmed(pair.substr(equals + 1));
-      if (is_token(value)) return std::string(value);
+      if (is_lower_hex(value, kCsrfChars)) return std::string(value);
     }
   }
   return std::nullopt;
@@ -225,22 +274,25 @@ class Answers {
 
 // One attached file: its ciphertext not yet in the store, and its blob once the first batch
 // has created it.
+//
+// Blobs stay unfinished until the final transaction, which finishes them together with the
+// submission that owns them: `db purge`, which may run beside the server, deletes finished
+// blobs that nothing owns, and a blob id it frees may be given to another blob. Unfinished
+// ones it leaves alone; only the next server start removes those (drop_abandoned_blobs).
 struct Upload {
   std::optional<BlobId> blob;
   std::vector<std::uint8_t> unsaved;
-  bool sealed = false;  // the encryptor has finished: the next batch finishes the blob
-  bool saved = false;   // the finished blob is committed
 };
 
-// What one write does for one upload. Work functions may run twice (store.h), so they read
-// their batches and never consume them.
+// What one write appends for one upload. Work functions may run twice (store.h), so they
+// read their batches and never consume them.
 struct Batch {
   std::size_t upload = 0;
-  std::optional<BlobId> blob;
+  std::optional<BlobId> blob;  // nullopt: the write creates it
   std::vector<std::uint8_t> bytes;
-  bool finish = false;
 };
 
+// Appends, never finishes: see Upload.
 tl::expected<BlobId, storage::Error> save(storage::Database& db, const Batch& batch,
                                           std::int64_t bundle_version) {
   auto blob = batch.blob ? tl::expected<BlobId, storage::Error>(*batch.blob)
@@ -249,11 +301,6 @@ tl::expected<BlobId, storage::Error> save(storage::Database& db, const Batch& ba
   if (auto appended = storage::append_blob(db, *blob, std::as_bytes(std::span(batch.bytes)));
       !appended) {
     return tl::unexpected(appended.error());
-  }
-  if (batch.finish) {
-    if (auto finished = storage::finish_blob(db, *blob); !finished) {
-      return tl::unexpected(finished.error());
-    }
   }
   return blob;
 }
@@ -276,11 +323,12 @@ struct Submission {
   std::vector<std::uint8_t> report;
   std::array<std::uint8_t, 32> login_hash{};
   std::string recipient;
-  std::vector<std::optional<BlobId>> uploads;  // the blobs of uploads already finished
+  std::vector<std::optional<BlobId>> uploads;  // each upload's blob, if already written
 };
 
 // The last write: the remaining batches, the report, the source and the submission, in one
-// transaction, so that a report is never stored without its files or its source.
+// transaction, so that a report is never stored without its files or its source, and no
+// blob is finished before the submission that owns it (see Upload).
 tl::expected<std::string, storage::Error> record_submission(storage::Database& db,
                                                             const std::vector<Batch>& batches,
                                                             const Submission& submission,
@@ -290,9 +338,19 @@ tl::expected<std::string, storage::Error> record_submission(storage::Database& d
   std::vector<std::optional<BlobId>> uploads = submission.uploads;
   for (std::size_t i = 0; i < batches.size(); ++i) uploads[batches[i].upload] = (*saved)[i];
   std::vector<BlobId> attachments;
-  for (const auto& blob : uploads) attachments.push_back(blob.value());
-  auto report = save(db, Batch{0, std::nullopt, submission.report, true}, bundle_version);
+  for (const auto& blob : uploads) {
+    if (!blob) return tl::unexpected(storage::Error{storage::Errc::not_found, "upload lost"});
+    attachments.push_back(*blob);
+  }
+  auto report = save(db, Batch{0, std::nullopt, submission.report}, bundle_version);
   if (!report) return tl::unexpected(report.error());
+  std::vector<BlobId> owned = attachments;
+  owned.push_back(*report);
+  for (const BlobId blob : owned) {
+    if (auto finished = storage::finish_blob(db, blob); !finished) {
+      return tl::unexpected(finished.error());
+    }
+  }
   auto source = sources::insert_source(db, submission.login_hash, submission.recipient);
   if (!source) return tl::unexpected(source.error());
   return submissions::record(db, *report, *source, attachments);
@@ -312,9 +370,8 @@ std::vector<std::uint8_t> seal(std::span<const std::uint8_t> plaintext,
 }
 
 // The answer once a report is stored: the codename page. The page is moved, not copied, into
-// the response; its only other copy of the codename is `display`, which the caller wipes.
-// The response body itself is sent and freed by the session without being wiped: a Beast
-// string body offers no hook for it.
+// the response, whose body is then the only copy of the codename on its way out besides
+// `display`, which the caller wipes; the session wipes the body once it is written.
 Response codename_response(const crypto::Secret& display, std::string_view csrf_token,
                            bool mismatch, unsigned version, const RequestContext& context) {
   const std::string_view codename(reinterpret_cast<const char*>(display.expose().data()),
@@ -387,15 +444,24 @@ class ReportStream final : public BodyStream, private multipart::Handler {
       return respond(refuse_with(http::status::internal_server_error, kNotStored));
     auto salt = instance_salt(services_.config);
     if (!salt) return respond(refuse_with(http::status::internal_server_error, kNotStored));
-    const crypto::Secret codename = crypto::codename::generate();
-    auto keys = derive_keys(codename, *salt);
-    if (!keys) return respond(refuse_with(http::status::service_unavailable, kNotStored));
-    submission.login_hash = crypto::codename::login_hash(keys->login_secret);
-    submission.recipient = keys->identity.recipient().to_string();
+    DerivationSlot slot = take_derivation_slot();
+    if (!slot) return respond(refuse_with(http::status::service_unavailable, kBusyReport));
     for (const Upload& upload : uploads_) submission.uploads.push_back(upload.blob);
-    record(take_batches(), std::move(submission),
-           std::make_shared<const crypto::Secret>(crypto::codename::display_form(codename)),
-           std::move(respond));
+    // The session keeps this stream until `respond` is called, and calls no other member
+    // meanwhile, so the pool may use it.
+    run_derivation([this, slot = std::move(slot), salt = std::move(*salt),
+                    submission = std::move(submission), batches = take_batches(),
+                    respond = std::move(respond)]() mutable {
+      const crypto::Secret codename = crypto::codename::generate();
+      auto keys = derive_keys(codename, salt);
+      slot.reset();
+      if (!keys) return respond(refuse_with(http::status::service_unavailable, kBusyReport));
+      submission.login_hash = crypto::codename::login_hash(keys->login_secret);
+      submission.recipient = keys->identity.recipient().to_string();
+      record(std::move(batches), std::move(submission),
+             std::make_shared<const crypto::Secret>(crypto::codename::display_form(codename)),
+             std::move(respond));
+    });
   }
 
  private:
@@ -461,7 +527,6 @@ class ReportStream final : public BodyStream, private multipart::Handler {
           if (!encryptor_->finish())
             return refuse(refuse_with(http::status::internal_server_error, kNotStored));
           encryptor_.reset();
-          uploads_.back().sealed = true;
         }
         return {};
     }
@@ -486,33 +551,30 @@ class ReportStream final : public BodyStream, private multipart::Handler {
     return true;
   }
 
-  // The waiting ciphertext of every upload, as batches; the uploads keep their blob ids.
+  // The waiting ciphertext of every upload, as batches (also for an upload with no blob yet,
+  // so that after the final write every upload has one); the uploads keep their blob ids.
   std::vector<Batch> take_batches() {
     std::vector<Batch> batches;
     for (std::size_t i = 0; i < uploads_.size(); ++i) {
       Upload& upload = uploads_[i];
-      if (upload.saved || (upload.unsaved.empty() && !upload.sealed)) continue;
-      batches.push_back({i, upload.blob, std::exchange(upload.unsaved, {}), upload.sealed});
+      if (upload.blob && upload.unsaved.empty()) continue;
+      batches.push_back({i, upload.blob, std::exchange(upload.unsaved, {})});
     }
     unsaved_bytes_ = 0;
     return batches;
   }
 
-  void note_saved(const std::vector<std::pair<std::size_t, bool>>& batches,
-                  const std::vector<BlobId>& blobs) {
-    for (std::size_t i = 0; i < batches.size(); ++i) {
-      Upload& upload = uploads_[batches[i].first];
-      upload.blob = blobs[i];
-      upload.saved = batches[i].second;
-    }
+  void note_saved(const std::vector<std::size_t>& targets, const std::vector<BlobId>& blobs) {
+    for (std::size_t i = 0; i < targets.size(); ++i) uploads_[targets[i]].blob = blobs[i];
   }
 
-  // Writes the waiting ciphertext, and asks for more of the body only once it is committed:
-  // that wait is what keeps a fast sender from filling the server's memory.
+  // Appends the waiting ciphertext (finishing nothing: see Upload), and asks for more of the
+  // body only once it is committed: that wait is what keeps a fast sender from filling the
+  // server's memory.
   void save_batches(Next next) {
     std::vector<Batch> batches = take_batches();
-    std::vector<std::pair<std::size_t, bool>> targets;
-    for (const Batch& batch : batches) targets.emplace_back(batch.upload, batch.finish);
+    std::vector<std::size_t> targets;
+    for (const Batch& batch : batches) targets.push_back(batch.upload);
     services_.store.write_then(
         [batches = std::move(batches), version = setup_.bundle.version](storage::Database& db) {
           return save_all(db, batches, version);
@@ -545,8 +607,8 @@ class ReportStream final : public BodyStream, private multipart::Handler {
         });
   }
 
-  // Never blocks: the deletion is queued, and a failure leaves orphans that `db purge` and
-  // the next start remove.
+  // Never blocks: the deletion is queued. The blobs are unfinished, so a failure leaves
+  // orphans that the next server start removes (`db purge` leaves unfinished blobs alone).
   void discard_blobs() {
     std::vector<BlobId> blobs;
     for (const Upload& upload : uploads_) {
@@ -679,30 +741,55 @@ bool same_codename(const crypto::Secret& shown_digits, const std::optional<crypt
                        shown_digits.size()) == 0;
 }
 
-// The request body holds the codename too; it is the session's, const here, and freed
-// without being wiped.
-Response confirm(const Request& request, const RequestContext& context, Services& services) {
+// What POST /codename has read from its request before the derivation: copies in secret
+// memory, since the request body (which holds the codename too) is the session's, which
+// wipes it once the request is handled.
+struct Confirmation {
+  unsigned version = 11;
+  RequestContext context;
+  std::string csrf_token;  // the cookie's, for the codename page again
+  crypto::Secret shown;    // the normalised digits of the codename the page showed
+  std::optional<crypto::Secret> typed;
+  crypto::Secret salt;
+};
+
+constexpr std::string_view kLost =
+    "This page is out of date: the codename it showed is not known here. If you sent a "
+    "report and wrote your codename down, keep it: the report was stored.";
+
+// The checks that need no derivation, on the I/O thread: a refusal, or what the derivation
+// needs.
+std::variant<Response, Confirmation> read_confirmation(const Request& request,
+                                                       const RequestContext& context,
+                                                       Services& services) {
   const unsigned version = request.version();
   const std::string_view body = request.body();
-  const auto cookie = csrf_cookie(request.base());
+  auto cookie = csrf_cookie(request.base(), context.tls);
   const auto token = form_value(body, form::kCsrfField);
   if (!cookie || !token || !tokens_match(*cookie, token->expose())) {
     return failure(http::status::forbidden, version, kExpiredForm, context);
   }
-  constexpr std::string_view kLost =
-      "This page is out of date: the codename it showed is not known here. If you sent a "
-      "report and wrote your codename down, keep it: the report was stored.";
   const auto shown_text = form_value(body, kCodenameShownField);
   if (!shown_text) return failure(http::status::bad_request, version, kLost, context);
-  const auto shown = crypto::codename::normalize(*shown_text);
+  auto shown = crypto::codename::normalize(*shown_text);
   if (!shown) return failure(http::status::bad_request, version, kLost, context);
-  const auto salt = instance_salt(services.config);
+  auto salt = instance_salt(services.config);
   if (!salt) return failure(http::status::internal_server_error, version, kNotStored, context);
-  const auto keys = derive_keys(*shown, *salt);
-  if (!keys) {
-    return failure(http::status::service_unavailable, version,
-                   "The tip line is busy. Please try again in a minute.", context);
-  }
+  return Confirmation{version,
+                      context,
+                      std::move(*cookie),
+                      std::move(*shown),
+                      form_value(body, form::kCodenameField),
+                      std::move(*salt)};
+}
+
+// On the derivation pool: whether the shown codename belongs to a source, and whether the
+// typed one matches it.
+Response confirm(const Confirmation& confirmation, Services& services) {
+  const unsigned version = confirmation.version;
+  const RequestContext& context = confirmation.context;
+  const auto keys = derive_keys(confirmation.shown, confirmation.salt);
+  if (!keys) return failure(http::status::service_unavailable, version, kBusy, context);
   const auto registered =
       is_registered(services.store, crypto::codename::login_hash(keys->login_secret));
   if (!registered) {
@@ -710,10 +797,11 @@ Response confirm(const Request& request, const RequestContext& context, Services
                    "The tip line cannot check your codename now. Please try again later.", context);
   }
   if (!*registered) return failure(http::status::bad_request, version, kLost, context);
-  if (same_codename(*shown, form_value(body, form::kCodenameField))) {
+  if (same_codename(confirmation.shown, confirmation.typed)) {
     return html_response(http::status::ok, version, pages::submitted_page(), false, context);
   }
-  return codename_response(crypto::codename::display_form(*shown), *cookie, true, version, context);
+  return codename_response(crypto::codename::display_form(confirmation.shown),
+                           confirmation.csrf_token, true, version, context);
 }
 
 }  // namespace
@@ -721,7 +809,7 @@ Response confirm(const Request& request, const RequestContext& context, Services
 Response report_page(unsigned version, bool head, const RequestContext& context,
                      Services& services) {
   constexpr std::string_view kBroken = "The tip line cannot show its form now. Please try later.";
-  auto installed = bundle::current(services.store);
+  const auto& installed = services.installed_bundle;
   if (!installed)
     return failure(http::status::internal_server_error, version, kBroken, context, head);
   if (!*installed) return not_accepting(version, context, head);
@@ -740,7 +828,7 @@ Response report_page(unsigned version, bool head, const RequestContext& context,
 StreamStart start_report(const RequestHeader& header, const RequestContext& context,
                          Services& services) {
   const unsigned version = header.version();
-  auto installed = bundle::current(services.store);
+  const auto& installed = services.installed_bundle;
   if (!installed) return failure(http::status::internal_server_error, version, kNotStored, context);
   if (!*installed) return not_accepting(version, context);
   const auto content_type = header[http::field::content_type];
@@ -751,7 +839,7 @@ StreamStart start_report(const RequestHeader& header, const RequestContext& cont
                        : http::status::bad_request,
                    version, "The form did not arrive as this tip line sends it.", context);
   }
-  auto token = csrf_cookie(header);
+  auto token = csrf_cookie(header, context.tls);
   if (!token) return failure(http::status::forbidden, version, kExpiredForm, context);
   auto questionnaire = form::load_questionnaire(services.config.questionnaire_file);
   if (!questionnaire) {
@@ -771,7 +859,21 @@ StreamStart start_report(const RequestHeader& header, const RequestContext& cont
 
 void confirm_codename(const Request& request, const RequestContext& context, Services& services,
                       Respond respond) {
-  respond(confirm(request, context, services));
+  auto read = read_confirmation(request, context, services);
+  if (auto* refused = std::get_if<Response>(&read)) return respond(std::move(*refused));
+  DerivationSlot slot = take_derivation_slot();
+  if (!slot)
+    return respond(failure(http::status::service_unavailable, request.version(), kBusy, context));
+  run_derivation([slot = std::move(slot), confirmation = std::move(std::get<Confirmation>(read)),
+                  &services, respond = std::move(respond)]() mutable {
+    Response response = confirm(confirmation, services);
+    slot.reset();
+    respond(std::move(response));
+  });
+}
+
+std::size_t set_derivation_limit_for_testing(std::size_t limit) {
+  return derivation_limit().exchange(limit);
 }
 
 }  // namespace tipline::server::report_form

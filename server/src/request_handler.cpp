@@ -149,7 +149,7 @@ namespace {
 
 Response serve_landing(unsigned version, bool head, const RequestContext& context,
                        Services& services) {
-  auto installed = bundle::current(services.store);
+  const auto& installed = services.installed_bundle;
   if (!installed) {
     return html_response(http::status::internal_server_error, version,
                          pages::error_page(500, "The tip line cannot read its settings."), head,
@@ -179,7 +179,7 @@ Response serve_asset(unsigned version, std::string_view path, bool head,
 // the browser and tipline-review can check it against the organisation root key.
 Response serve_keys(unsigned version, bool head, const RequestContext& context,
                     Services& services) {
-  auto installed = bundle::current(services.store);
+  const auto& installed = services.installed_bundle;
   if (!installed) {
     return json_response(http::status::internal_server_error, version,
                          error_body(http::status::internal_server_error), head, context);
@@ -235,7 +235,8 @@ void handle_request(Request request, const RequestContext& context, Services& se
     }
     if (path == "/api/v1/submissions") {
       return submissions::accept(
-          request.body(), services.config.limits, services.store, services.submission_bucket,
+          request.body(), services.config.limits, services.installed_bundle, services.store,
+          services.submission_bucket,
           [respond = std::move(respond), version, context](submissions::Outcome outcome) {
             respond(
                 json_response(outcome.status, version, std::move(outcome.body), false, context));

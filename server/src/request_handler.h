@@ -21,6 +21,7 @@
 #include <string_view>
 #include <variant>
 
+#include "bundle.h"
 #include "submissions.h"
 #include "tipline/config/config.h"
 
@@ -49,11 +50,16 @@ struct Services {
   Services(const config::Config& configuration, storage::Store& database)
       : config(configuration),
         store(database),
-        submission_bucket(configuration.limits.submissions_per_minute) {}
+        submission_bucket(configuration.limits.submissions_per_minute),
+        installed_bundle(bundle::current(database)) {}
 
   const config::Config& config;
   storage::Store& store;
   submissions::TokenBucket submission_bucket;
+  // The installed recipient bundle (nullopt: none yet), read once: it changes only through
+  // `tipline-server keys install`, which cannot run while the server holds the database
+  // lock. Reading it from the database for every request cost a read transaction each.
+  const tl::expected<std::optional<bundle::Bundle>, bundle::Error> installed_bundle;
 };
 
 // Decided from the request line alone, before any body byte is read.

@@ -8,7 +8,8 @@
 //                               bind to and a submission then links (submissions.h).
 // B64 is standard padded base64 of exactly 32 bytes. Answers: 201 {} (registered), 200 {}
 // (login), 201 {"draft": TOKEN} (64 hex digits); 400 {"error"} for any other body, 401 for
-// an unknown login secret, 409 for a login secret already registered, 503 without a bundle.
+// an unknown login secret, 409 for a login secret already registered, 429 for a draft past
+// limits.drafts_per_minute (one token bucket across all sources), 503 without a bundle.
 // A draft token is a credential: the server keeps only BLAKE2b-256 of its 32 bytes, and
 // the draft expires after limits.upload_expiry.
 // Thread safety: may be called from any thread.
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "identifiers.h"
 #include "request_handler.h"
 #include "tipline/storage/database.h"
 
@@ -37,8 +39,9 @@ void handle(const Request& request, const RequestContext& context, Services& ser
 
 using TokenHash = std::array<std::uint8_t, 32>;
 
-// Hours since 1970-01-01 UTC: the precision of every expiry.
-[[nodiscard]] std::int64_t current_hour();
+// Inside a transaction: the id of the source whose login hash is `login_hash`, if any.
+[[nodiscard]] tl::expected<std::optional<std::int64_t>, storage::Error> source_id_by_login_hash(
+    storage::Database& db, const TokenHash& login_hash);
 
 // BLAKE2b-256 of the 32 bytes a draft token encodes, or nullopt unless `token` is exactly
 // 64 lowercase hex digits.
@@ -47,8 +50,8 @@ using TokenHash = std::array<std::uint8_t, 32>;
 struct Draft {
   std::int64_t id = 0;
   std::optional<std::int64_t> source_id;
-  std::int64_t expires_hour = 0;
-  [[nodiscard]] bool expired() const { return expires_hour <= current_hour(); }
+  std::int64_t expires_hour = 0;  // hours since 1970-01-01 UTC (identifiers.h)
+  [[nodiscard]] bool expired() const { return expires_hour <= server::current_hour(); }
 };
 
 // Inside a transaction: the draft whose token hashes to `token_hash`, expired or not.

@@ -10,10 +10,11 @@
 //   {"report": BASE64, "draft": TOKEN, "uploads": [ID, ...]}
 // at most limits.uploads_per_draft, no ID twice. Each must be a complete upload of that
 // draft sealed to the installed bundle, or nothing is stored (400: unknown or expired
-// draft, an upload of another draft; 409: an upload unfinished or sealed to an older
-// bundle). In one transaction the uploads become the submission's attachments in the
-// order given, the submission is linked to the draft's source if it has one, and the
-// draft goes with its upload rows (and the blobs of uploads not listed).
+// draft, an upload of another draft, an upload expired but not yet swept; 409: an upload
+// unfinished or sealed to an older bundle). In one transaction the uploads become the
+// submission's attachments in the order given, the submission is linked to the draft's
+// source if it has one, and the draft goes with its upload rows (and the blobs of uploads
+// not listed).
 // Thread safety: accept() and TokenBucket may be called from any thread.
 #pragma once
 
@@ -28,6 +29,7 @@
 #include <string_view>
 #include <tl/expected.hpp>
 
+#include "bundle.h"
 #include "tipline/config/config.h"
 #include "tipline/storage/blobs.h"
 
@@ -60,20 +62,19 @@ struct Outcome {
 // IDs and a little JSON around them.
 [[nodiscard]] std::uint64_t body_limit(const config::Limits& limits);
 
-// The day number (days since 1970-01-01 UTC) stored as a submission's received_day: the
-// only time kept of a source's visit.
-[[nodiscard]] std::int64_t today();
-
 // Inside a write transaction: records a submission of the finished, checked blob
 // `report_blob`, with `attachments` (finished, checked blobs, in order) and the source if
-// known. Returns the submission's random public id.
+// known; its received_day is today() (identifiers.h), the only time kept of a source's
+// visit. Returns the submission's random public id.
 [[nodiscard]] tl::expected<std::string, storage::Error> record(
     storage::Database& db, storage::BlobId report_blob, std::optional<std::int64_t> source_id,
     std::span<const storage::BlobId> attachments);
 
 // Checks and stores the report in `json_body`; `done` is called exactly once, possibly on
 // the store's writer thread.
-void accept(std::string_view json_body, const config::Limits& limits, storage::Store& store,
-            TokenBucket& bucket, std::function<void(Outcome)> done);
+using InstalledBundle = tl::expected<std::optional<bundle::Bundle>, bundle::Error>;
+void accept(std::string_view json_body, const config::Limits& limits,
+            const InstalledBundle& installed, storage::Store& store, TokenBucket& bucket,
+            std::function<void(Outcome)> done);
 
 }  // namespace tipline::server::submissions

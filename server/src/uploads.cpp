@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bundle.h"
+#include "identifiers.h"
 #include "sources.h"
 #include "tipline/crypto/age.h"
 #include "tipline/crypto/secret.h"
@@ -40,7 +41,6 @@ constexpr std::size_t kTokenHexDigits = 64;
 // Bytes of a PATCH held in memory before they are committed: one commit (and fsync) per
 // MiB keeps the cost low, and a broken connection loses at most this much.
 constexpr std::size_t kFlushBytes = std::size_t{1024} * 1024;
-constexpr std::int64_t kSecondsPerHour = 3600;
 
 // ---- Responses ---------------------------------------------------------------------------
 
@@ -99,9 +99,8 @@ std::string_view field(const RequestHeader& header, std::string_view name) {
   return {value.data(), value.size()};
 }
 
-std::string_view path_of(const RequestHeader& header) {
-  const std::string_view target(header.target().data(), header.target().size());
-  return target.substr(0, target.find('?'));
+std::string_view path_in(const RequestHeader& header) {
+  return path_of({header.target().data(), header.target().size()});
 }
 
 // A non-negative decimal integer, digits only, as tus headers carry.
@@ -114,12 +113,6 @@ std::optional<std::uint64_t> parse_count(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-bool is_lower_hex(std::string_view text, std::size_t digits) {
-  return text.size() == digits && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
 }
 
 // The ID in /api/v1/uploads/ID, 32 lowercase hex digits.
@@ -154,14 +147,6 @@ std::optional<sources::TokenHash> draft_in_metadata(std::string_view metadata) {
   return std::nullopt;
 }
 
-std::string random_id() {
-  std::array<unsigned char, kIdBytes> bytes{};
-  randombytes_buf(bytes.data(), bytes.size());
-  std::array<char, kIdBytes * 2 + 1> hex{};
-  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-  return hex.data();
-}
-
 // ---- Storage -----------------------------------------------------------------------------
 
 struct Upload {
@@ -170,7 +155,7 @@ struct Upload {
   std::uint64_t offset = 0;  // what is durably stored: the blob's size
   bool complete = false;
   std::int64_t expires_hour = 0;
-  [[nodiscard]] bool expired() const { return expires_hour <= sources::current_hour(); }
+  [[nodiscard]] bool expired() const { return expires_hour <= current_hour(); }
 };
 
 tl::expected<std::optional<Upload>, storage::Error> find_upload(storage::Database& db,
@@ -219,6 +204,7 @@ struct Creation {
   std::uint64_t length = 0;
   std::int64_t bundle_version = 0;
   std::size_t uploads_per_draft = 0;
+  std::uint64_t pending_upload_bytes = 0;
   std::chrono::hours expiry{0};
 };
 
@@ -230,6 +216,16 @@ tl::expected<std::int64_t, storage::Error> count_uploads(storage::Database& db,
   auto row = count->step();
   if (!row) return tl::unexpected(row.error());
   return count->integer(0);
+}
+
+// The bytes promised to every upload not yet part of a submission: unfinished ones and
+// finished ones of drafts not yet submitted alike hold (or will hold) that much disk.
+tl::expected<std::uint64_t, storage::Error> pending_bytes(storage::Database& db) {
+  auto sum = db.prepare("SELECT coalesce(sum(length), 0) FROM uploads;");
+  if (!sum) return tl::unexpected(sum.error());
+  auto row = sum->step();
+  if (!row) return tl::unexpected(row.error());
+  return static_cast<std::uint64_t>(sum->integer(0));
 }
 
 // Inside a write transaction: a new upload of the draft with an empty blob.
@@ -249,11 +245,20 @@ tl::expected<std::variant<Refusal, Created>, storage::Error> insert_upload(
     return Refusal{http::status::forbidden,
                    "this draft already has as many uploads as a submission may attach"};
   }
+  // Checked in the transaction that adds the upload, so concurrent creations cannot
+  // together pass the limit.
+  auto pending = pending_bytes(db);
+  if (!pending) return tl::unexpected(pending.error());
+  if (*pending > creation.pending_upload_bytes ||
+      creation.length > creation.pending_upload_bytes - *pending) {
+    return Refusal{http::status::insufficient_storage,
+                   "the tip line holds as many pending uploads as it can; try again later"};
+  }
   auto blob = storage::create_blob(db, creation.bundle_version);
   if (!blob) return tl::unexpected(blob.error());
   // An upload never outlives its draft, which takes it along when it goes.
-  Created created{random_id(), std::min((*draft)->expires_hour,
-                                        sources::current_hour() + creation.expiry.count())};
+  Created created{random_hex(kIdBytes),
+                  std::min((*draft)->expires_hour, current_hour() + creation.expiry.count())};
   auto insert = db.prepare(
       "INSERT INTO uploads (public_id, draft_id, blob_id, length, expires_hour) "
       "VALUES (?, ?, ?, ?, ?);");
@@ -265,56 +270,57 @@ tl::expected<std::variant<Refusal, Created>, storage::Error> insert_upload(
 }
 
 // What happened to bytes sent for an upload.
-enum class Appended {
-  stored,
-  gone,   // the upload was deleted (DELETE, expiry) meanwhile
-  moved,  // another PATCH moved its offset meanwhile
+enum class Stored {
+  partial,   // appended; more are to come
+  complete,  // appended, the last ones: the file is sealed as it must be, and finished
+  refused,   // the last ones, but the file is not sealed as it must be: the upload is deleted
+  gone,      // the upload was deleted (DELETE, expiry) meanwhile
+  moved,     // another PATCH moved its offset meanwhile, or completed it
 };
 
-// Inside a write transaction: appends `bytes` at `offset`, the offset they were sent for.
-tl::expected<Appended, storage::Error> append_at(storage::Database& db,
-                                                 const std::string& public_id, storage::BlobId blob,
-                                                 std::uint64_t offset,
-                                                 std::span<const std::byte> bytes) {
-  auto upload = find_upload(db, public_id);
-  if (!upload) return tl::unexpected(upload.error());
-  if (!*upload || (*upload)->blob != blob) return Appended::gone;
-  if ((*upload)->offset != offset || (*upload)->complete) return Appended::moved;
-  if (bytes.empty()) return Appended::stored;
-  if (auto appended = storage::append_blob(db, blob, bytes); !appended) {
-    return tl::unexpected(appended.error());
-  }
-  return Appended::stored;
-}
-
-enum class Completion { complete, refused, gone, moved };
-
-// Inside a write transaction: appends the last bytes, then keeps the upload only if it is
-// an age file sealed to the installed bundle's recipients, as reports must be.
-tl::expected<Completion, storage::Error> complete_at(storage::Database& db,
-                                                     const std::string& public_id,
-                                                     storage::BlobId blob, std::uint64_t offset,
-                                                     std::span<const std::byte> bytes,
-                                                     std::size_t recipients) {
-  auto appended = append_at(db, public_id, blob, offset, bytes);
-  if (!appended) return tl::unexpected(appended.error());
-  if (*appended == Appended::gone) return Completion::gone;
-  if (*appended == Appended::moved) return Completion::moved;
-  std::vector<std::byte> start(
-      std::min<std::uint64_t>(offset + bytes.size(), crypto::age::kMaxHeaderBytes));
+// Inside a write transaction: whether the blob of `length` bytes is an age file sealed to
+// the installed bundle's `recipients`, as reports must be.
+tl::expected<bool, storage::Error> is_sealed(storage::Database& db, storage::BlobId blob,
+                                             std::uint64_t length, std::size_t recipients) {
+  std::vector<std::byte> start(std::min<std::uint64_t>(length, crypto::age::kMaxHeaderBytes));
   auto read = storage::read_blob(db, blob, 0, start);
   if (!read) return tl::unexpected(read.error());
   const auto header =
       crypto::age::Header::parse({reinterpret_cast<const std::uint8_t*>(start.data()), *read});
-  if (!header || !*header || !crypto::age::check_x25519_stanzas((*header)->header, recipients)) {
+  return header && *header && crypto::age::check_x25519_stanzas((*header)->header, recipients);
+}
+
+// Inside a write transaction: appends `bytes` at `offset`, the offset they were sent for.
+// Bytes that reach the upload's length complete it in the same transaction: the blob is
+// finished if it is sealed, or the upload is deleted. So no commit ever leaves an upload
+// at its full length yet unfinished, whichever path (a PATCH ending, a flush mid-body, a
+// broken connection) made it.
+tl::expected<Stored, storage::Error> commit_at(storage::Database& db, const std::string& public_id,
+                                               storage::BlobId blob, std::uint64_t offset,
+                                               std::span<const std::byte> bytes,
+                                               std::size_t recipients) {
+  auto upload = find_upload(db, public_id);
+  if (!upload) return tl::unexpected(upload.error());
+  if (!*upload || (*upload)->blob != blob) return Stored::gone;
+  if ((*upload)->offset != offset || (*upload)->complete) return Stored::moved;
+  if (!bytes.empty()) {
+    if (auto appended = storage::append_blob(db, blob, bytes); !appended) {
+      return tl::unexpected(appended.error());
+    }
+  }
+  const std::uint64_t reached = offset + bytes.size();
+  if (reached < (*upload)->length) return Stored::partial;
+  auto sealed = is_sealed(db, blob, reached, recipients);
+  if (!sealed) return tl::unexpected(sealed.error());
+  if (!*sealed) {
     auto deleted = delete_upload(db, public_id);
     if (!deleted) return tl::unexpected(deleted.error());
-    return Completion::refused;
+    return Stored::refused;
   }
   if (auto finished = storage::finish_blob(db, blob); !finished) {
     return tl::unexpected(finished.error());
   }
-  return Completion::complete;
+  return Stored::complete;
 }
 
 // ---- OPTIONS, POST, HEAD, DELETE ---------------------------------------------------------
@@ -363,13 +369,18 @@ std::variant<Response, Creation> check_creation(const Request& request,
     return refuse(http::status::bad_request,
                   "Upload-Metadata must carry the draft token: draft BASE64(TOKEN)");
   }
-  return Creation{*draft, *length, bundle_version, limits.uploads_per_draft, limits.upload_expiry};
+  return Creation{*draft,
+                  *length,
+                  bundle_version,
+                  limits.uploads_per_draft,
+                  limits.pending_upload_bytes,
+                  limits.upload_expiry};
 }
 
 void create(const Request& request, const RequestContext& context, Services& services,
             Respond respond) {
   const unsigned version = request.version();
-  auto installed = bundle::current(services.store);
+  const auto& installed = services.installed_bundle;
   if (!installed) {
     return respond(tus_error(http::status::internal_server_error,
                              "the tip line cannot read its keys", version, false, context));
@@ -458,6 +469,7 @@ struct Patch {
   const unsigned version;
   const RequestContext context;
   std::vector<std::byte> buffer;  // received, not yet committed
+  bool complete = false;          // a commit of this PATCH completed the upload
 
   [[nodiscard]] Response error(http::status status, std::string_view message) const {
     return tus_error(status, message, version, false, context);
@@ -469,29 +481,48 @@ struct Patch {
     response.set("Upload-Expires", http_date(expires_hour));
     return response;
   }
-  // The answer to a write that did not store the bytes, or nullopt if it did.
+  // The answer to a commit that did not store the bytes, or nullopt if it did.
   [[nodiscard]] std::optional<Response> failure(
-      const tl::expected<Appended, storage::Error>& appended) const {
-    if (!appended) return store_failure(appended.error(), version, context);
-    if (*appended == Appended::gone) return error(http::status::not_found, "no such upload");
-    if (*appended == Appended::moved) {
-      return error(http::status::conflict, "the upload's offset moved; ask HEAD for it");
+      const tl::expected<Stored, storage::Error>& stored) const {
+    if (!stored) return store_failure(stored.error(), version, context);
+    switch (*stored) {
+      case Stored::partial:
+      case Stored::complete:
+        return std::nullopt;
+      case Stored::refused:
+        return error(http::status::bad_request, "not an age file sealed to the current recipients");
+      case Stored::gone:
+        return error(http::status::not_found, "no such upload");
+      case Stored::moved:
+        return error(http::status::conflict, "the upload's offset moved; ask HEAD for it");
     }
     return std::nullopt;
   }
 };
 
-// Commits the buffered bytes; `done` gets the outcome after the commit, on the writer thread.
+// Commits the buffered bytes, completing the upload if they are its last (commit_at);
+// `done` gets the outcome after the commit, on the writer thread.
 template <typename Done>
 void flush(const std::shared_ptr<Patch>& patch, Done done) {
   auto bytes = std::make_shared<const std::vector<std::byte>>(std::move(patch->buffer));
   patch->buffer = {};
   patch->store.write_then(
       [id = patch->public_id, blob = patch->blob, offset = patch->offset,
-       bytes](storage::Database& db) { return append_at(db, id, blob, offset, *bytes); },
-      [patch, bytes, done = std::move(done)](tl::expected<Appended, storage::Error> appended) {
-        if (appended && *appended == Appended::stored) patch->offset += bytes->size();
-        done(appended);
+       recipients = patch->recipients, bytes](storage::Database& db) {
+        return commit_at(db, id, blob, offset, *bytes, recipients);
+      },
+      [patch, bytes, done = std::move(done)](tl::expected<Stored, storage::Error> stored) {
+        if (stored && (*stored == Stored::partial || *stored == Stored::complete)) {
+          patch->offset += bytes->size();
+        }
+        if (stored && *stored == Stored::complete) {
+          patch->complete = true;
+          log::source(log::Level::debug, "upload_complete");
+        }
+        if (stored && *stored == Stored::refused) {
+          log::source(log::Level::debug, "upload_refused", {{"reason", "not_sealed"}});
+        }
+        done(stored);
       });
 }
 
@@ -502,11 +533,12 @@ class PatchStream final : public BodyStream {
   PatchStream& operator=(const PatchStream&) = delete;
 
   // The connection broke (or the request was refused) before the body ended: whatever
-  // arrived is committed all the same, so HEAD offers it to resume from. Nobody waits.
+  // arrived is committed all the same, so HEAD offers it to resume from; if that was the
+  // last byte, the upload is completed (or refused) as at the end of a body. Nobody waits.
   ~PatchStream() override {
     if (finished_ || patch_->buffer.empty()) return;
-    flush(patch_, [](const tl::expected<Appended, storage::Error>& appended) {
-      if (!appended) log::source(log::Level::warn, "upload_not_stored");
+    flush(patch_, [](const tl::expected<Stored, storage::Error>& stored) {
+      if (!stored) log::source(log::Level::warn, "upload_not_stored");
     });
   }
 
@@ -520,55 +552,24 @@ class PatchStream final : public BodyStream {
     if (patch_->buffer.size() < kFlushBytes) return next(std::nullopt);
     // The next piece is read only after this commit: that is the backpressure.
     flush(patch_, [patch = patch_,
-                   next = std::move(next)](const tl::expected<Appended, storage::Error>& appended) {
-      next(patch->failure(appended));
+                   next = std::move(next)](const tl::expected<Stored, storage::Error>& stored) {
+      next(patch->failure(stored));
     });
   }
 
   void finish(Respond respond) override {
     finished_ = true;
-    if (patch_->offset + patch_->buffer.size() < patch_->length) {
-      return flush(patch_, [patch = patch_, respond = std::move(respond)](
-                               const tl::expected<Appended, storage::Error>& appended) {
-        auto failed = patch->failure(appended);
-        respond(failed ? std::move(*failed) : patch->progress());
-      });
-    }
-    complete(std::move(respond));
+    // A flush in consume() already committed the last byte and completed the upload.
+    if (patch_->complete) return respond(patch_->progress());
+    // Also with no bytes: at offset == length that completes the upload (commit_at).
+    flush(patch_, [patch = patch_, respond = std::move(respond)](
+                      const tl::expected<Stored, storage::Error>& stored) {
+      auto failed = patch->failure(stored);
+      respond(failed ? std::move(*failed) : patch->progress());
+    });
   }
 
  private:
-  // The last bytes: stored and checked in one transaction, so a refused file never lingers.
-  void complete(Respond respond) {
-    auto bytes = std::make_shared<const std::vector<std::byte>>(std::move(patch_->buffer));
-    patch_->buffer = {};
-    patch_->store.write_then(
-        [id = patch_->public_id, blob = patch_->blob, offset = patch_->offset,
-         recipients = patch_->recipients, bytes](storage::Database& db) {
-          return complete_at(db, id, blob, offset, *bytes, recipients);
-        },
-        [patch = patch_, bytes,
-         respond = std::move(respond)](tl::expected<Completion, storage::Error> completed) {
-          if (!completed)
-            return respond(store_failure(completed.error(), patch->version, patch->context));
-          switch (*completed) {
-            case Completion::complete:
-              patch->offset += bytes->size();
-              log::source(log::Level::debug, "upload_complete");
-              return respond(patch->progress());
-            case Completion::refused:
-              log::source(log::Level::debug, "upload_refused", {{"reason", "not_sealed"}});
-              return respond(patch->error(http::status::bad_request,
-                                          "not an age file sealed to the current recipients"));
-            case Completion::gone:
-              return respond(patch->error(http::status::not_found, "no such upload"));
-            case Completion::moved:
-              return respond(patch->error(http::status::conflict,
-                                          "the upload's offset moved; ask HEAD for it"));
-          }
-        });
-  }
-
   std::shared_ptr<Patch> patch_;
   bool finished_ = false;
 };
@@ -586,7 +587,7 @@ StreamStart check_patch(const RequestHeader& header, const std::string& id,
   }
   const auto offset = parse_count(field(header, "Upload-Offset"));
   if (!offset) return refuse(http::status::bad_request, "Upload-Offset must be an integer");
-  auto installed = bundle::current(services.store);
+  const auto& installed = services.installed_bundle;
   if (!installed)
     return refuse(http::status::internal_server_error, "the tip line cannot read its keys");
   if (!*installed) return refuse(http::status::service_unavailable, bundle::kNotAccepting);
@@ -625,7 +626,7 @@ void handle(const Request& request, const RequestContext& context, Services& ser
   if (field(request, "Tus-Resumable") != kTusVersion) {
     return respond(precondition_failed(version, head, context));
   }
-  const std::string_view path = path_of(request);
+  const std::string_view path = path_in(request);
   if (path == kCollection) return create(request, context, services, std::move(respond));
   const auto id = upload_id(path);
   if (!id) {
@@ -640,7 +641,7 @@ StreamStart start_patch(const RequestHeader& header, const RequestContext& conte
   if (field(header, "Tus-Resumable") != kTusVersion) {
     return precondition_failed(header.version(), false, context);
   }
-  const auto id = upload_id(path_of(header));
+  const auto id = upload_id(path_in(header));
   if (!id) {
     return tus_error(http::status::not_found, "no such upload", header.version(), false, context);
   }

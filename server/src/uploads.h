@@ -5,9 +5,13 @@
 // `Upload-Metadata: draft BASE64(TOKEN)` (sources.h makes drafts). Its URL,
 // /api/v1/uploads/ID with a random ID, is its only credential. Bytes go straight into a
 // storage blob, committed durably piece by piece, so a broken PATCH keeps what arrived and
-// HEAD tells the client where to resume. When the last byte arrives the blob must be an age
-// file sealed to the installed bundle (as for reports), or the upload is refused and
-// deleted. Unfinished uploads expire after limits.upload_expiry.
+// HEAD tells the client where to resume. Whichever commit stores the last byte (the end of
+// a PATCH, or a broken one) checks in the same transaction that the blob is an age file
+// sealed to the installed bundle (as for reports) and finishes it, or refuses and deletes
+// the upload: an upload is never at its full length yet unfinished. Uploads expire after
+// limits.upload_expiry. A creation is refused with 507 Insufficient Storage when the
+// Upload-Length of every upload not yet part of a submission, the new one included,
+// would pass limits.pending_upload_bytes (checked in the transaction that adds it).
 // Thread safety: every function may be called from any thread.
 #pragma once
 

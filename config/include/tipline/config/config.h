@@ -30,14 +30,17 @@ struct Limits {
   std::size_t header_bytes = 0;
   std::size_t body_bytes = 0;  // any body not covered by a limit below (API JSON)
   std::size_t max_connections = 0;
-  std::size_t read_buffer_bytes = 0;    // one read from a connection
-  std::uint64_t report_bytes = 0;       // one encrypted report (age file)
-  std::uint64_t upload_bytes = 0;       // one resumable upload (Upload-Length)
-  std::size_t uploads_per_draft = 0;    // attachments of one submission
+  std::size_t read_buffer_bytes = 0;  // one read from a connection
+  std::uint64_t report_bytes = 0;     // one encrypted report (age file)
+  std::uint64_t upload_bytes = 0;     // one resumable upload (Upload-Length)
+  std::size_t uploads_per_draft = 0;  // attachments of one submission
+  // Upload-Length summed over every upload not yet part of a submission, the new one too.
+  std::uint64_t pending_upload_bytes = 0;
   std::uint64_t form_bytes = 0;         // one no-JavaScript form post, all parts
   std::size_t form_parts = 0;           // parts of one form post
   std::uint64_t form_part_bytes = 0;    // one part (one attached file) of a form post
   unsigned submissions_per_minute = 0;  // across all sources: a global token bucket
+  unsigned drafts_per_minute = 0;       // POST /api/v1/drafts, likewise
   std::chrono::hours upload_expiry{0};  // an unfinished upload or draft is dropped after it
   std::chrono::seconds handshake_timeout{0};
   std::chrono::seconds idle_timeout{0};
