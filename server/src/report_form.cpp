@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/field.hpp>
 #include <chrono>
 #include <cstddef>
@@ -81,23 +80,14 @@ constexpr std::string_view kBusyReport =
     "and send it again in a minute.";
 
 // Codename derivation (scrypt: 64 MiB and about 100 ms each) never runs on an I/O thread.
-// It runs on a pool of its own, min(hardware threads, 2) threads, which bounds the memory
-// it takes at once; at most kAdmittedPerThread derivations per pool thread may be running
-// or waiting for one, and past that a request is answered 503 at once rather than queued
-// without bound. Process-wide: every listener and request shares them.
+// It runs on Services::derivation_pool, whose few threads bound the memory it takes at
+// once; at most kAdmittedPerThread derivations per pool thread may be running or waiting
+// for one, and past that a request is answered 503 at once rather than queued without
+// bound. Process-wide: every listener and request shares them.
 constexpr std::size_t kAdmittedPerThread = 4;
 
-std::size_t derivation_threads() {
-  return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 2);
-}
-
-boost::asio::thread_pool& derivation_pool() {
-  static boost::asio::thread_pool pool(derivation_threads());
-  return pool;
-}
-
 std::atomic<std::size_t>& derivation_limit() {
-  static std::atomic<std::size_t> limit{kAdmittedPerThread * derivation_threads()};
+  static std::atomic<std::size_t> limit{kAdmittedPerThread * Services::kDerivationThreads};
   return limit;
 }
 
@@ -119,8 +109,8 @@ DerivationSlot take_derivation_slot() {
 
 // Runs `work` on the derivation pool; `work` owns the slot and answers through its respond.
 template <typename Work>
-void run_derivation(Work work) {
-  boost::asio::post(derivation_pool(), std::move(work));
+void run_derivation(Services& services, Work work) {
+  boost::asio::post(services.derivation_pool, std::move(work));
 }
 
 Response failure(http::status status, unsigned version, std::string_view message,
@@ -449,9 +439,9 @@ class ReportStream final : public BodyStream, private multipart::Handler {
     for (const Upload& upload : uploads_) submission.uploads.push_back(upload.blob);
     // The session keeps this stream until `respond` is called, and calls no other member
     // meanwhile, so the pool may use it.
-    run_derivation([this, slot = std::move(slot), salt = std::move(*salt),
-                    submission = std::move(submission), batches = take_batches(),
-                    respond = std::move(respond)]() mutable {
+    run_derivation(services_, [this, slot = std::move(slot), salt = std::move(*salt),
+                               submission = std::move(submission), batches = take_batches(),
+                               respond = std::move(respond)]() mutable {
       const crypto::Secret codename = crypto::codename::generate();
       auto keys = derive_keys(codename, salt);
       slot.reset();
@@ -864,12 +854,13 @@ void confirm_codename(const Request& request, const RequestContext& context, Ser
   DerivationSlot slot = take_derivation_slot();
   if (!slot)
     return respond(failure(http::status::service_unavailable, request.version(), kBusy, context));
-  run_derivation([slot = std::move(slot), confirmation = std::move(std::get<Confirmation>(read)),
+  run_derivation(services,
+                 [slot = std::move(slot), confirmation = std::move(std::get<Confirmation>(read)),
                   &services, respond = std::move(respond)]() mutable {
-    Response response = confirm(confirmation, services);
-    slot.reset();
-    respond(std::move(response));
-  });
+                   Response response = confirm(confirmation, services);
+                   slot.reset();
+                   respond(std::move(response));
+                 });
 }
 
 std::size_t set_derivation_limit_for_testing(std::size_t limit) {

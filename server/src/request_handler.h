@@ -8,6 +8,7 @@
 // their body reaches a BodyStream piece by piece, so no large body is ever whole in memory.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -60,6 +61,11 @@ struct Services {
   // `tipline-server keys install`, which cannot run while the server holds the database
   // lock. Reading it from the database for every request cost a read transaction each.
   const tl::expected<std::optional<bundle::Bundle>, bundle::Error> installed_bundle;
+  // Where codenames are derived (report_form.h): scrypt takes 64 MiB and ~100 ms, so it
+  // runs on few threads of its own. Its destructor waits for a running derivation, which
+  // uses the store: Services must be destroyed before the store.
+  static constexpr std::size_t kDerivationThreads = 2;
+  boost::asio::thread_pool derivation_pool{kDerivationThreads};
 };
 
 // Decided from the request line alone, before any body byte is read.

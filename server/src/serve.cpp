@@ -614,8 +614,10 @@ tl::expected<void, Error> serve(const config::Config& config) {
   if (!reviewer_tls) return tl::unexpected(Error{Errc::tls, reviewer_tls.error()});
 
   // Declared before the io_context so that they outlive every session it destroys.
-  Services services(config, **store);
+  // Sessions that the derivation pool drops when Services go still release themselves
+  // from Connections, which is therefore declared first.
   Connections connections(config.limits.max_connections);
+  Services services(config, **store);
   net::io_context ioc(static_cast<int>(config.threads));
 
   struct ListenerSlot {
