@@ -338,5 +338,120 @@ TEST_F(ServerTest, OtherMethodsAre405WithAllowAndAClosedConnection) {
   }
 }
 
+// A raw exchange: what came back, and whether the server closed within the deadline.
+struct Exchange {
+  std::string response;
+  bool closed = false;
+  std::chrono::steady_clock::duration took{};
+};
+
+Exchange exchange(int port, const std::string& request, std::chrono::milliseconds deadline) {
+  RawConnection connection(port);
+  const auto start = std::chrono::steady_clock::now();
+  if (!request.empty()) connection.send(request);
+  Exchange result;
+  result.response = connection.receive_all(deadline);
+  result.took = std::chrono::steady_clock::now() - start;
+  result.closed = result.took < deadline;
+  return result;
+}
+
+TEST_F(ServerTest, EveryRouteRefusesTheMethodsItDoesNotTakeWith405) {
+  auto server = start("[source]\nport = 0\ntransport = \"http\"\n");
+  struct Case {
+    std::string method;
+    std::string path;
+    std::string allow;
+  };
+  for (const Case& route : std::vector<Case>{
+           {"POST", "/", "GET, HEAD"},
+           {"DELETE", "/healthz", "GET, HEAD"},
+           {"POST", "/static/style.css", "GET, HEAD"},
+           {"PUT", "/report", "GET, HEAD, POST"},
+           {"GET", "/codename", "POST"},
+           {"POST", "/api/v1/keys", "GET, HEAD"},
+           {"GET", "/api/v1/sources", "POST"},
+           {"GET", "/api/v1/sources/login", "POST"},
+           {"GET", "/api/v1/drafts", "POST"},
+           {"GET", "/api/v1/submissions", "POST"},
+           {"PATCH", "/api/v1/uploads", "OPTIONS, POST"},
+           {"POST", "/api/v1/uploads/0123", "OPTIONS, HEAD, PATCH, DELETE"},
+           {"PUT", "/nowhere", "GET, HEAD, POST"},
+       }) {
+    const Exchange refused = exchange(source_port_,
+                                      route.method + " " + route.path +
+                                          " HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
+                                          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                                      seconds(10));
+    const std::string what = route.method + " " + route.path + "\n" + refused.response;
+    EXPECT_TRUE(refused.response.starts_with("HTTP/1.1 405 ")) << what;
+    EXPECT_TRUE(contains(refused.response, "Allow: " + route.allow + "\r\n")) << what;
+    EXPECT_TRUE(contains(refused.response, "Connection: close")) << what;
+    EXPECT_FALSE(contains(refused.response, "200 OK")) << what;
+    EXPECT_TRUE(refused.closed) << what;
+  }
+}
+
+TEST_F(ServerTest, EveryLimitAnswersItsStatusAndClosesTheConnection) {
+  auto server = start(
+      "[source]\nport = 0\ntransport = \"http\"\n[limits]\nheader_bytes = 2048\n"
+      "body_bytes = 1024\nreport_bytes = 1024\nform_bytes = 4096\nupload_bytes = 2048\n"
+      "handshake_timeout_seconds = 1\nread_timeout_seconds = 1\nwrite_timeout_seconds = 1\n");
+  const std::string next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto post = [](const std::string& path, const std::string& headers, std::size_t length) {
+    return "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + headers +
+           "Content-Length: " + std::to_string(length) + "\r\n\r\n" + std::string(length, 'a');
+  };
+  struct Case {
+    std::string what;
+    std::string request;
+    std::string status;
+  };
+  for (const Case& limit : std::vector<Case>{
+           {"header_bytes",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Large: " + std::string(3000, 'h') + "\r\n\r\n", "431"},
+           {"body_bytes", post("/api/v1/sources", "", 1025), "413"},
+           {"body_bytes, chunked",
+            "POST /api/v1/drafts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "800\r\n" +
+                std::string(0x800, 'a') + "\r\n0\r\n\r\n",
+            "413"},
+           {"report_bytes", post("/api/v1/submissions", "", 8000), "413"},
+           {"form_bytes",
+            post("/report", "Content-Type: multipart/form-data; boundary=b\r\n", 4097), "413"},
+           {"upload_bytes",
+            post("/api/v1/uploads/0123", "Tus-Resumable: 1.0.0\r\n", 2049).replace(0, 4, "PATCH"),
+            "413"},
+       }) {
+    const Exchange refused = exchange(source_port_, limit.request + next, seconds(10));
+    const std::string what = limit.what + "\n" + refused.response.substr(0, 300);
+    EXPECT_TRUE(refused.response.starts_with("HTTP/1.1 " + limit.status + " ")) << what;
+    EXPECT_TRUE(contains(refused.response, "Content-Security-Policy")) << what;
+    EXPECT_FALSE(contains(refused.response, "200 OK")) << what;
+    EXPECT_TRUE(refused.closed) << what;
+  }
+
+  // read_timeout: a body that stops coming; handshake_timeout: a TLS client that never
+  // says hello. Both are closed after about a second, with nothing to answer.
+  const Exchange stalled = exchange(
+      source_port_, "POST /api/v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+      seconds(10));
+  EXPECT_TRUE(stalled.closed);
+  EXPECT_GE(stalled.took, milliseconds(900));
+  const Exchange silent = exchange(reviewer_port_, "", seconds(10));
+  EXPECT_TRUE(silent.closed);
+  EXPECT_GE(silent.took, milliseconds(900));
+
+  // write_timeout: a client that sends many requests and reads no answer.
+  {
+    RawConnection greedy(source_port_);
+    std::string requests;
+    for (int i = 0; i < 4000; ++i) requests += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    greedy.send(requests);
+    const auto closed = server->wait_for_lines("\"stage\":\"write\"", 1, seconds(20));
+    EXPECT_EQ(closed.size(), 1u) << "no write timed out";
+  }
+}
+
 }  // namespace
 }  // namespace tipline::testing

@@ -431,6 +431,11 @@ class HttpSession final : public Session {
   // close does.
   void do_linger() {
     buffer_.consume(buffer_.size());
+    if constexpr (!kTls) {
+      // Without TLS the client can be told at once that nothing more comes.
+      beast::error_code ignored;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
     lowest().expires_after(kLingerTime);
     do_linger_read();
   }
