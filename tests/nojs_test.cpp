@@ -4,20 +4,15 @@
 // plaintext in the database files.
 #include <curl/curl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "support/instance.h"
 #include "support/process.h"
-#include "tipline/crypto/secret.h"
-#include "tipline/storage/blobs.h"
-#include "tipline/storage/database.h"
 
 namespace tipline::testing {
 namespace {
@@ -29,12 +24,6 @@ const std::string kServer = TIPLINE_SERVER_BINARY;
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 // The CSRF cookie over TLS; over plain HTTP it has no __Host- prefix.
 const std::string kCsrfCookie = "__Host-tipline_csrf";
-
-std::string shell_quoted(const std::string& text) {
-  std::string quoted = "'";
-  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 void write_random_file(const fs::path& file, std::size_t size, unsigned seed) {
   std::mt19937_64 random(seed);
@@ -66,28 +55,15 @@ size_t append_to(char* data, size_t size, size_t count, void* out) {
 class NojsTest : public ::testing::Test {
  protected:
   void start(const std::string& limits = "") {
-    instance_ = dir_.path() / "instance";
-    const Outcome made = run({kServer, "init", instance_.string(), "--demo"});
-    ASSERT_EQ(made.exit_code, 0) << made.err;
-    const fs::path config = instance_ / "test.toml";
-    write_file(config, "[source]\nport = 0\n[reviewer]\nport = 0\n[limits]\n" + limits);
-    server_ = std::make_unique<Child>(
-        std::vector<std::string>{kServer, "serve", "--config", config.string()},
-        dir_.path() / "serve.log");
-    const auto lines = server_->wait_for_lines("\"event\":\"listening\"", 2, seconds(20));
-    ASSERT_EQ(lines.size(), 2u) << server_->stderr_text();
-    for (const auto& line : lines) {
-      if (contains(line, "\"listener\":\"source\"")) port_ = json_int(line, "port");
-    }
+    ASSERT_NO_FATAL_FAILURE(server_.init(true));
+    server_.start("[source]\nport = 0\n[reviewer]\nport = 0\n[limits]\n" + limits);
   }
 
-  std::string url(const std::string& path) const {
-    return "https://localhost:" + std::to_string(port_) + path;
-  }
+  std::string url(const std::string& path) const { return server_.url(path); }
 
   // GET /report: the CSRF token of its cookie, checked to be the form's field as well.
   std::string form_token() {
-    const HttpResult page = https_request(url("/report"), instance_ / "tls/certificate.pem");
+    const HttpResult page = https_request(url("/report"), server_.certificate());
     EXPECT_EQ(page.status, 200) << page.body;
     const std::string marker = kCsrfCookie + "=";
     const std::size_t at = page.headers.find(marker);
@@ -120,7 +96,7 @@ class NojsTest : public ::testing::Test {
       headers = curl_slist_append(headers, ("Cookie: " + kCsrfCookie + "=" + cookie).c_str());
     if (chunked) headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
     curl_easy_setopt(curl, CURLOPT_URL, url("/report").c_str());
-    curl_easy_setopt(curl, CURLOPT_CAINFO, (instance_ / "tls/certificate.pem").c_str());
+    curl_easy_setopt(curl, CURLOPT_CAINFO, server_.certificate().c_str());
     curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_to);
@@ -139,7 +115,7 @@ class NojsTest : public ::testing::Test {
 
   HttpResult post_codename(const std::string& cookie, const std::string& body,
                            const std::string& cookie_name = kCsrfCookie) {
-    return https_request(url("/codename"), instance_ / "tls/certificate.pem",
+    return https_request(url("/codename"), server_.certificate(),
                          {"Content-Type: application/x-www-form-urlencoded",
                           "Cookie: " + cookie_name + "=" + cookie},
                          body);
@@ -153,19 +129,9 @@ class NojsTest : public ::testing::Test {
             {"country", "NL", {}}};
   }
 
-  void stop() {
-    server_->signal(SIGTERM);
-    EXPECT_EQ(server_->wait(seconds(30)), 0) << server_->stderr_text();
-  }
+  void stop() { server_.stop(seconds(30)); }
 
-  storage::Database open_database() {
-    auto key = storage::read_key_file(instance_ / "database.key");
-    EXPECT_TRUE(key.has_value());
-    auto db = storage::Database::open(instance_ / "tipline.db", *key,
-                                      storage::Database::Mode::open_existing);
-    EXPECT_TRUE(db.has_value()) << db.error().message;
-    return std::move(*db);
-  }
+  storage::Database open_database() { return server_.open_database(); }
 
   static std::int64_t count(storage::Database& db, const std::string& sql) {
     auto query = db.prepare(sql);
@@ -191,39 +157,19 @@ class NojsTest : public ::testing::Test {
   // passphrase-protected identity, as a reviewer would.
   std::string open_with_age(storage::Database& db, storage::BlobId blob, const std::string& name) {
     const fs::path sealed = dir_.path() / (name + ".age");
-    {
-      std::ofstream out(sealed, std::ios::binary);
-      std::vector<std::byte> buffer(std::size_t{1} << 20);
-      std::uint64_t offset = 0;
-      while (true) {
-        auto n = storage::read_blob(db, blob, offset, buffer);
-        EXPECT_TRUE(n.has_value());
-        if (!n || *n == 0) break;
-        out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(*n));
-        offset += *n;
-      }
-    }
+    write_file(sealed, read_blob(db, blob));
     const fs::path opened = dir_.path() / (name + ".opened");
-    const fs::path keys = instance_ / "demo-offline-keys";
-    // age reads the passphrase only from /dev/tty: script(1) gives it a pseudo-terminal.
-    const std::string age_command = shell_quoted(find_tool("age")) + " -d -i " +
-                                    shell_quoted((keys / "reviewer.agekey").string()) + " -o " +
-                                    shell_quoted(opened.string()) + " " +
-                                    shell_quoted(sealed.string());
-    const std::vector<std::string> argv = {
-        "/bin/sh", "-c",
-        "(sleep 1; cat " + shell_quoted((keys / "reviewer-passphrase.txt").string()) +
-            ") | SHELL=/bin/sh " + shell_quoted(find_tool("script")) + " -qec " +
-            shell_quoted(age_command) + " /dev/null"};
-    const Outcome decrypted = run(argv, seconds(120));
-    EXPECT_EQ(decrypted.exit_code, 0) << describe(argv, decrypted);
+    age_with_demo_passphrase(
+        server_.path(),
+        {"-d", "-i", (server_.path() / "demo-offline-keys/reviewer.agekey").string(), "-o",
+         opened.string(), sealed.string()},
+        seconds(120));
     return read_file(opened);
   }
 
   TempDir dir_;
-  fs::path instance_;
-  std::unique_ptr<Child> server_;
-  int port_ = 0;
+  Instance server_{dir_.path(), kServer};
+  const fs::path instance_ = server_.path();
 };
 
 TEST_F(NojsTest, AFormWithFilesIsSealedOnReceiptAndOpensWithStockAge) {
@@ -388,8 +334,8 @@ TEST_F(NojsTest, NoPlaintextReachesTheDatabaseFiles) {
       EXPECT_FALSE(contains(bytes, "canary.txt")) << name << " " << when;
       EXPECT_FALSE(contains(bytes, digits)) << name << " " << when;
     }
-    EXPECT_FALSE(contains(server_->stderr_text(), canary));
-    EXPECT_FALSE(contains(server_->stderr_text(), token));
+    EXPECT_FALSE(contains(server_.log(), canary));
+    EXPECT_FALSE(contains(server_.log(), token));
   };
   ASSERT_FALSE(read_file(instance_ / "tipline.db-wal").empty()) << "the WAL holds the commit";
   expect_clean("while serving");

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "support/instance.h"
 #include "support/process.h"
 
 namespace tipline::testing {
@@ -22,11 +23,7 @@ const std::string kReview = TIPLINE_REVIEW_BINARY;
 
 class ServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    instance_ = dir_.path() / "instance";
-    const Outcome init = run({kServer, "init", instance_.string(), "--demo"});
-    ASSERT_EQ(init.exit_code, 0) << init.err;
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(server_.init(true)); }
 
   // A configuration in the instance folder; its relative paths name the instance's files.
   fs::path write_config(const std::string& text, const std::string& name = "test.toml") {
@@ -36,31 +33,22 @@ class ServerTest : public ::testing::Test {
   }
 
   // Starts serve with both listeners on free ports and waits until both listen.
-  std::unique_ptr<Child> start(const std::string& extra = "") {
-    const fs::path config = write_config(
-        "[server]\nlog_level = \"debug\"\n" + extra +
-        (contains(extra, "[source]") ? "" : "[source]\nport = 0\n") + "[reviewer]\nport = 0\n");
-    auto child = std::make_unique<Child>(
-        std::vector<std::string>{kServer, "serve", "--config", config.string()},
-        dir_.path() / "serve.log");
-    const auto lines = child->wait_for_lines("\"event\":\"listening\"", 2, seconds(20));
-    EXPECT_EQ(lines.size(), 2u) << child->stderr_text();
-    for (const auto& line : lines) {
-      (contains(line, "\"listener\":\"source\"") ? source_port_ : reviewer_port_) =
-          json_int(line, "port");
-    }
-    return child;
+  // The server is the instance's until the next start().
+  Child* start(const std::string& extra = "") {
+    server_.start("[server]\nlog_level = \"debug\"\n" + extra +
+                  (contains(extra, "[source]") ? "" : "[source]\nport = 0\n") +
+                  "[reviewer]\nport = 0\n");
+    return &server_.server();
   }
 
   std::string url(int port, const std::string& path) const {
     return "https://localhost:" + std::to_string(port) + path;
   }
-  fs::path certificate() const { return instance_ / "tls/certificate.pem"; }
+  fs::path certificate() const { return server_.certificate(); }
 
   TempDir dir_;
-  fs::path instance_;
-  int source_port_ = 0;
-  int reviewer_port_ = 0;
+  Instance server_{dir_.path(), kServer};
+  const fs::path instance_ = server_.path();
 };
 
 TEST_F(ServerTest, InitCreatesAPrivateInstance) {
@@ -180,7 +168,7 @@ TEST_F(ServerTest, UsageErrorsExitWithTwo) {
 
 TEST_F(ServerTest, ServesHealthzOverTlsOnBothListenersAndStopsOnSigterm) {
   auto server = start();
-  for (const int port : {source_port_, reviewer_port_}) {
+  for (const int port : {server_.source_port(), server_.reviewer_port()}) {
     for (const bool tls12 : {false, true}) {
       const HttpResult result = https_request(url(port, "/healthz"), certificate(), {}, {}, tls12);
       EXPECT_EQ(result.status, 200) << result.error;
@@ -195,40 +183,42 @@ TEST_F(ServerTest, ServesHealthzOverTlsOnBothListenersAndStopsOnSigterm) {
 
 TEST_F(ServerTest, SigintStopsTooAndPortsAreFreedAfterwards) {
   auto server = start("[source]\nport = 0\n");
-  const int port = source_port_;
+  const int port = server_.source_port();
   server->signal(SIGINT);
   ASSERT_EQ(server->wait(seconds(15)), 0) << server->stderr_text();
-  auto again = start("[source]\nport = " + std::to_string(port) + "\n");
-  EXPECT_EQ(source_port_, port);
+  start("[source]\nport = " + std::to_string(port) + "\n");
+  EXPECT_EQ(server_.source_port(), port);
   EXPECT_EQ(https_request(url(port, "/healthz"), certificate()).status, 200);
 }
 
 TEST_F(ServerTest, ServeNamesAnAddressAlreadyInUse) {
-  auto first = start();
+  start();
   // A second instance: a second server on the first one's database is refused earlier.
   const fs::path other = dir_.path() / "other";
   ASSERT_EQ(run({kServer, "init", other.string()}).exit_code, 0);
   const fs::path config = other / "clash.toml";
-  std::ofstream(config) << "[source]\nport = " << source_port_ << "\n[reviewer]\nport = 0\n";
+  std::ofstream(config) << "[source]\nport = " << server_.source_port()
+                        << "\n[reviewer]\nport = 0\n";
   const Outcome second = run({kServer, "serve", "--config", config.string()}, seconds(20));
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(contains(second.err, "cannot listen on 127.0.0.1 port " +
-                                       std::to_string(source_port_) + ": Address already in use"))
+                                       std::to_string(server_.source_port()) +
+                                       ": Address already in use"))
       << second.err;
-  EXPECT_EQ(https_request(url(source_port_, "/healthz"), certificate()).status, 200)
+  EXPECT_EQ(https_request(url(server_.source_port(), "/healthz"), certificate()).status, 200)
       << "the first server is unaffected";
 }
 
 TEST_F(ServerTest, LogsHoldNothingASourceSent) {
   auto server = start();
   const HttpResult plain = https_request(
-      url(source_port_, "/healthz?codename=MARKERQUERY"), certificate(),
+      url(server_.source_port(), "/healthz?codename=MARKERQUERY"), certificate(),
       {"User-Agent: MARKERAGENT", "Authorization: Bearer MARKERTOKEN", "Cookie: s=MARKERCOOKIE"});
   EXPECT_EQ(plain.status, 200) << plain.error;
-  const HttpResult posted =
-      https_request(url(source_port_, "/MARKERPATH"), certificate(), {}, "report=MARKERBODY");
+  const HttpResult posted = https_request(url(server_.source_port(), "/MARKERPATH"), certificate(),
+                                          {}, "report=MARKERBODY");
   EXPECT_EQ(posted.status, 404);
-  const HttpResult oversized = https_request(url(source_port_, "/healthz"), certificate(),
+  const HttpResult oversized = https_request(url(server_.source_port(), "/healthz"), certificate(),
                                              {"X-Pad: MARKERHEADER" + std::string(9000, 'a')});
   EXPECT_EQ(oversized.status, 431);
   server->signal(SIGTERM);
@@ -251,7 +241,7 @@ TEST_F(ServerTest, LogsHoldNothingASourceSent) {
 TEST_F(ServerTest, ShutdownFinishesARequestInFlight) {
   auto server =
       start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 30\n");
-  RawConnection connection(source_port_);
+  RawConnection connection(server_.source_port());
   connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n");
   std::this_thread::sleep_for(milliseconds(300));  // let the server read the partial header
   server->signal(SIGTERM);
@@ -266,7 +256,7 @@ TEST_F(ServerTest, ShutdownFinishesARequestInFlight) {
 TEST_F(ServerTest, IdleConnectionsDoNotDelayShutdown) {
   auto server =
       start("[source]\nport = 0\ntransport = \"http\"\n[limits]\nshutdown_grace_seconds = 60\n");
-  RawConnection idle(source_port_);
+  RawConnection idle(server_.source_port());
   idle.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_TRUE(contains(idle.receive_all(milliseconds(500)), "200 OK"));
   const auto started = std::chrono::steady_clock::now();
@@ -279,11 +269,11 @@ TEST_F(ServerTest, ConnectionLimitAndIdleTimeoutAreEnforced) {
   auto server = start(
       "[source]\nport = 0\ntransport = \"http\"\n"
       "[limits]\nmax_connections = 2\nidle_timeout_seconds = 3\n");
-  RawConnection first(source_port_);
-  RawConnection second(source_port_);
+  RawConnection first(server_.source_port());
+  RawConnection second(server_.source_port());
   std::this_thread::sleep_for(milliseconds(300));  // both accepted and waiting
   const auto refused_at = std::chrono::steady_clock::now();
-  RawConnection third(source_port_);
+  RawConnection third(server_.source_port());
   third.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
   EXPECT_EQ(third.receive_all(seconds(10)), "");
   EXPECT_LT(std::chrono::steady_clock::now() - refused_at, seconds(2)) << "closed at once";
@@ -295,7 +285,7 @@ TEST_F(ServerTest, ConnectionLimitAndIdleTimeoutAreEnforced) {
 // Framing Beast 1.81 accepts and the server refuses itself: 400, then the connection closes,
 // so nothing smuggled behind the request is read as another one.
 TEST_F(ServerTest, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
-  auto server = start("[source]\nport = 0\ntransport = \"http\"\n");
+  start("[source]\nport = 0\ntransport = \"http\"\n");
   const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   for (const std::string request : {
            "POST /x HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -307,7 +297,7 @@ TEST_F(ServerTest, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
            "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
        }) {
-    RawConnection connection(source_port_);
+    RawConnection connection(server_.source_port());
     const auto sent_at = std::chrono::steady_clock::now();
     connection.send(request + smuggled);
     const std::string response = connection.receive_all(seconds(10));
@@ -319,10 +309,10 @@ TEST_F(ServerTest, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
 }
 
 TEST_F(ServerTest, OtherMethodsAre405WithAllowAndAClosedConnection) {
-  auto server = start("[source]\nport = 0\ntransport = \"http\"\n");
+  start("[source]\nport = 0\ntransport = \"http\"\n");
   for (const std::string method :
        {"PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "BREW"}) {
-    RawConnection connection(source_port_);
+    RawConnection connection(server_.source_port());
     connection.send(method + " /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
                     "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     const std::string response = connection.receive_all(seconds(10));
@@ -357,7 +347,7 @@ Exchange exchange(int port, const std::string& request, std::chrono::millisecond
 }
 
 TEST_F(ServerTest, EveryRouteRefusesTheMethodsItDoesNotTakeWith405) {
-  auto server = start("[source]\nport = 0\ntransport = \"http\"\n");
+  start("[source]\nport = 0\ntransport = \"http\"\n");
   struct Case {
     std::string method;
     std::string path;
@@ -378,7 +368,7 @@ TEST_F(ServerTest, EveryRouteRefusesTheMethodsItDoesNotTakeWith405) {
            {"POST", "/api/v1/uploads/0123", "OPTIONS, HEAD, PATCH, DELETE"},
            {"PUT", "/nowhere", "GET, HEAD, POST"},
        }) {
-    const Exchange refused = exchange(source_port_,
+    const Exchange refused = exchange(server_.source_port(),
                                       route.method + " " + route.path +
                                           " HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
                                           "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -423,7 +413,7 @@ TEST_F(ServerTest, EveryLimitAnswersItsStatusAndClosesTheConnection) {
             post("/api/v1/uploads/0123", "Tus-Resumable: 1.0.0\r\n", 2049).replace(0, 4, "PATCH"),
             "413"},
        }) {
-    const Exchange refused = exchange(source_port_, limit.request + next, seconds(10));
+    const Exchange refused = exchange(server_.source_port(), limit.request + next, seconds(10));
     const std::string what = limit.what + "\n" + refused.response.substr(0, 300);
     EXPECT_TRUE(refused.response.starts_with("HTTP/1.1 " + limit.status + " ")) << what;
     EXPECT_TRUE(contains(refused.response, "Content-Security-Policy")) << what;
@@ -434,17 +424,17 @@ TEST_F(ServerTest, EveryLimitAnswersItsStatusAndClosesTheConnection) {
   // read_timeout: a body that stops coming; handshake_timeout: a TLS client that never
   // says hello. Both are closed after about a second, with nothing to answer.
   const Exchange stalled = exchange(
-      source_port_, "POST /api/v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
-      seconds(10));
+      server_.source_port(),
+      "POST /api/v1/sources HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", seconds(10));
   EXPECT_TRUE(stalled.closed);
   EXPECT_GE(stalled.took, milliseconds(900));
-  const Exchange silent = exchange(reviewer_port_, "", seconds(10));
+  const Exchange silent = exchange(server_.reviewer_port(), "", seconds(10));
   EXPECT_TRUE(silent.closed);
   EXPECT_GE(silent.took, milliseconds(900));
 
   // write_timeout: a client that sends many requests and reads no answer.
   {
-    RawConnection greedy(source_port_);
+    RawConnection greedy(server_.source_port());
     std::string requests;
     for (int i = 0; i < 4000; ++i) requests += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     greedy.send(requests);

@@ -3,22 +3,19 @@
 // (design §5); and nothing a source's client sends about itself — addresses, User-Agent,
 // X-Forwarded-For and friends — reaches the logs (at debug level) or the database.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <map>
-#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "support/instance.h"
 #include "support/process.h"
-#include "tipline/storage/database.h"
 
 namespace tipline::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using std::chrono::seconds;
 
 const std::string kServer = TIPLINE_SERVER_BINARY;
 
@@ -48,28 +45,15 @@ class SourceSideTest : public ::testing::Test {
   // plain HTTP, as behind an onion service, announcing an onion address.
   void start(bool demo, const std::string& limits = {}) {
     tls_ = demo;
-    instance_ = dir_.path() / "instance";
-    std::vector<std::string> init = {kServer, "init", instance_.string()};
-    if (demo) init.emplace_back("--demo");
-    const Outcome made = run(init);
-    ASSERT_EQ(made.exit_code, 0) << made.err;
+    ASSERT_NO_FATAL_FAILURE(server_.init(demo));
     std::string overlay =
         "[server]\nlog_level = \"debug\"\n[reviewer]\nport = 0\n[source]\nport = 0\n";
     if (!demo) overlay += "transport = \"http\"\nonion_location = \"http://" + kOnion + "\"\n";
     overlay += limits;
-    config_ = instance_ / "test.toml";
-    write_file(config_, overlay);
-    server_ = std::make_unique<Child>(
-        std::vector<std::string>{kServer, "serve", "--config", config_.string()}, log_file());
-    const auto lines = server_->wait_for_lines("\"event\":\"listening\"", 2, seconds(20));
-    ASSERT_EQ(lines.size(), 2u) << server_->stderr_text();
-    for (const auto& line : lines) {
-      if (contains(line, "\"listener\":\"source\"")) port_ = json_int(line, "port");
-      if (contains(line, "\"listener\":\"reviewer\"")) reviewer_port_ = json_int(line, "port");
-    }
+    server_.start(overlay);
   }
 
-  fs::path log_file() const { return dir_.path() / "serve.log"; }
+  fs::path log_file() const { return server_.log_file(); }
 
   // One request with the stock curl, from the next client address, with the canary headers.
   Reply request(const std::string& method, const std::string& path,
@@ -79,7 +63,7 @@ class SourceSideTest : public ::testing::Test {
     fs::remove(headers);
     fs::remove(body);
     const std::string scheme = tls_ || reviewer ? "https" : "http";
-    const int port = reviewer ? reviewer_port_ : port_;
+    const int port = reviewer ? server_.reviewer_port() : server_.source_port();
     std::vector<std::string> command = {find_tool("curl"),
                                         "-sS",
                                         "--max-time",
@@ -107,7 +91,7 @@ class SourceSideTest : public ::testing::Test {
                                         "-c",
                                         jar().string()};
     if (scheme == "https") {
-      command.insert(command.end(), {"--cacert", (instance_ / "tls/certificate.pem").string()});
+      command.insert(command.end(), {"--cacert", server_.certificate().string()});
     }
     if (method == "HEAD") {
       command.emplace_back("-I");
@@ -150,31 +134,19 @@ class SourceSideTest : public ::testing::Test {
   fs::path jar() const { return dir_.path() / "cookies.txt"; }
 
   std::string sealed(const std::string& recipient, const std::string& text) {
-    const fs::path plain = dir_.path() / "plain.txt";
     const fs::path out = dir_.path() / "sealed.age";
-    fs::remove(out);
-    write_file(plain, text);
-    const Outcome sealed =
-        run({find_tool("age"), "-e", "-r", recipient, "-o", out.string(), plain.string()});
-    EXPECT_EQ(sealed.exit_code, 0) << sealed.err;
+    age_seal(out, text, {recipient});
     return out.string();
   }
 
-  std::string base64_of(const std::string& file) {
-    return run({find_tool("base64"), "-w0", file}).out;
-  }
+  static std::string base64_of(const std::string& file) { return base64(read_file(file)); }
 
   // Stops the server, then returns the decrypted text of every row of every table.
   std::string stop_and_dump_database() {
-    server_->signal(SIGTERM);
-    EXPECT_EQ(server_->wait(seconds(15)), 0) << server_->stderr_text();
-    auto key = storage::read_key_file(instance_ / "database.key");
-    EXPECT_TRUE(key.has_value());
-    auto db = storage::Database::open(instance_ / "tipline.db", *key,
-                                      storage::Database::Mode::open_existing);
-    EXPECT_TRUE(db.has_value()) << db.error().message;
+    server_.stop();
+    storage::Database db = server_.open_database();
     std::vector<std::string> tables;
-    auto names = db->prepare("SELECT name FROM sqlite_master WHERE type = 'table';");
+    auto names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table';");
     EXPECT_TRUE(names.has_value());
     while (true) {
       auto row = names->step();
@@ -184,7 +156,7 @@ class SourceSideTest : public ::testing::Test {
     EXPECT_GT(tables.size(), 10u);
     std::string dump;
     for (const auto& table : tables) {
-      auto rows = db->prepare("SELECT * FROM \"" + table + "\";");
+      auto rows = db.prepare("SELECT * FROM \"" + table + "\";");
       EXPECT_TRUE(rows.has_value()) << table;
       if (!rows) continue;
       const int columns = rows->columns();
@@ -203,11 +175,8 @@ class SourceSideTest : public ::testing::Test {
 
   const std::string kOnion = "tiplineexampleaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.onion";
   TempDir dir_;
-  fs::path instance_;
-  fs::path config_;
-  std::unique_ptr<Child> server_;
-  int port_ = 0;
-  int reviewer_port_ = 0;
+  Instance server_{dir_.path(), kServer};
+  const fs::path instance_ = server_.path();
   bool tls_ = true;
   std::size_t next_address_ = 0;
   std::map<int, std::vector<std::string>> statuses_;

@@ -1,93 +1,42 @@
 // The source API against the real tipline-server on loopback: the published recipient
 // bundle, and reports encrypted by the stock age CLI, checked and stored durably.
 #include <gtest/gtest.h>
-#include <signal.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "support/instance.h"
 #include "support/process.h"
-#include "tipline/crypto/secret.h"
-#include "tipline/storage/blobs.h"
-#include "tipline/storage/database.h"
 
 namespace tipline::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using std::chrono::seconds;
 
 const std::string kServer = TIPLINE_SERVER_BINARY;
-
-// The value of "key":"…" in a flat JSON text; the escapes Boost.JSON writes for text.
-std::string json_string(const std::string& json, const std::string& key) {
-  const std::string marker = "\"" + key + "\":\"";
-  std::size_t at = json.find(marker);
-  if (at == std::string::npos) return {};
-  std::string value;
-  for (at += marker.size(); at < json.size() && json[at] != '"'; ++at) {
-    if (json[at] == '\\' && at + 1 < json.size()) {
-      ++at;
-      value += json[at] == 'n' ? '\n' : json[at] == 't' ? '\t' : json[at];
-    } else {
-      value += json[at];
-    }
-  }
-  return value;
-}
 
 class SubmissionTest : public ::testing::Test {
  protected:
   void start(bool demo) {
-    instance_ = dir_.path() / "instance";
-    std::vector<std::string> init = {kServer, "init", instance_.string()};
-    if (demo) init.emplace_back("--demo");
-    const Outcome made = run(init);
-    ASSERT_EQ(made.exit_code, 0) << made.err;
-    const fs::path config = instance_ / "test.toml";
-    write_file(config, "[source]\nport = 0\n[reviewer]\nport = 0\n");
-    server_ = std::make_unique<Child>(
-        std::vector<std::string>{kServer, "serve", "--config", config.string()},
-        dir_.path() / "serve.log");
-    const auto lines = server_->wait_for_lines("\"event\":\"listening\"", 2, seconds(20));
-    ASSERT_EQ(lines.size(), 2u) << server_->stderr_text();
-    for (const auto& line : lines) {
-      if (contains(line, "\"listener\":\"source\"")) port_ = json_int(line, "port");
-    }
+    ASSERT_NO_FATAL_FAILURE(server_.init(demo));
+    server_.start("[source]\nport = 0\n[reviewer]\nport = 0\n");
   }
 
   HttpResult get(const std::string& path) {
-    return https_request(url(path), instance_ / "tls/certificate.pem");
+    return https_request(server_.url(path), server_.certificate());
   }
   HttpResult post(const std::string& path, const std::string& body) {
-    return https_request(url(path), instance_ / "tls/certificate.pem",
+    return https_request(server_.url(path), server_.certificate(),
                          {"Content-Type: application/json"}, body);
-  }
-  std::string url(const std::string& path) const {
-    return "https://localhost:" + std::to_string(port_) + path;
   }
 
   // A report sealed by the stock age CLI to `recipients`, as {"report": BASE64}.
   std::string sealed_report(const std::vector<std::string>& recipients, const std::string& text,
                             std::string* ciphertext) {
-    const std::string age = find_tool("age");
-    EXPECT_FALSE(age.empty()) << "age must be installed (scripts/setup installs it)";
-    const fs::path plain = dir_.path() / "report.txt";
     const fs::path sealed = dir_.path() / "report.age";
-    fs::remove(sealed);
-    write_file(plain, text);
-    std::vector<std::string> command = {age, "-e", "-o", sealed.string()};
-    for (const auto& recipient : recipients) {
-      command.emplace_back("-r");
-      command.push_back(recipient);
-    }
-    command.push_back(plain.string());
-    const Outcome encrypted = run(command);
-    EXPECT_EQ(encrypted.exit_code, 0) << describe(command, encrypted);
+    age_seal(sealed, text, recipients);
     *ciphertext = read_file(sealed);
-    const Outcome encoded = run({find_tool("base64"), "-w0", sealed.string()});
-    return "{\"report\":\"" + encoded.out + "\"}";
+    return "{\"report\":\"" + base64(*ciphertext) + "\"}";
   }
 
   std::string demo_recipient() {
@@ -100,14 +49,9 @@ class SubmissionTest : public ::testing::Test {
 
   // Stops the server and reads the stored report of submission `id` from the database.
   std::string stored_report(const std::string& id, std::int64_t* sealed_to) {
-    server_->signal(SIGTERM);
-    EXPECT_EQ(server_->wait(seconds(15)), 0) << server_->stderr_text();
-    auto key = storage::read_key_file(instance_ / "database.key");
-    EXPECT_TRUE(key.has_value());
-    auto db = storage::Database::open(instance_ / "tipline.db", *key,
-                                      storage::Database::Mode::open_existing);
-    EXPECT_TRUE(db.has_value()) << db.error().message;
-    auto query = db->prepare(
+    server_.stop();
+    storage::Database db = server_.open_database();
+    auto query = db.prepare(
         "SELECT s.report_blob_id, b.sealed_to_bundle FROM submissions s "
         "JOIN blobs b ON b.id = s.report_blob_id WHERE s.public_id = ?;");
     EXPECT_TRUE(query.has_value());
@@ -115,21 +59,12 @@ class SubmissionTest : public ::testing::Test {
     EXPECT_TRUE(row.has_value() && *row) << "no submission " << id;
     if (!row || !*row) return {};
     *sealed_to = query->integer(1);
-    const storage::BlobId blob = query->integer(0);
-    std::string bytes;
-    std::vector<std::byte> buffer(65536);
-    while (true) {
-      auto n = storage::read_blob(*db, blob, bytes.size(), buffer);
-      EXPECT_TRUE(n.has_value());
-      if (!n || *n == 0) return bytes;
-      bytes.append(reinterpret_cast<const char*>(buffer.data()), *n);
-    }
+    return read_blob(db, query->integer(0));
   }
 
   TempDir dir_;
-  fs::path instance_;
-  std::unique_ptr<Child> server_;
-  int port_ = 0;
+  Instance server_{dir_.path(), kServer};
+  const fs::path instance_ = server_.path();
 };
 
 TEST_F(SubmissionTest, KeysPublishesTheSignedBundleByteForByte) {

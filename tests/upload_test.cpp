@@ -4,12 +4,10 @@
 // submission with attachments sealed by the stock age CLI and opened by it again, and the
 // stock tus-js-client.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <array>
 #include <cctype>
 #include <cstdio>
-#include <memory>
 #include <random>
 #include <regex>
 #include <string>
@@ -17,10 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/instance.h"
 #include "support/process.h"
-#include "tipline/crypto/secret.h"
-#include "tipline/storage/blobs.h"
-#include "tipline/storage/database.h"
 
 namespace tipline::testing {
 namespace {
@@ -31,23 +27,6 @@ using std::chrono::seconds;
 
 const std::string kServer = TIPLINE_SERVER_BINARY;
 constexpr std::size_t kMiB = std::size_t{1024} * 1024;
-
-std::string base64(std::string_view bytes) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t at = 0; at < bytes.size(); at += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - at);
-    std::uint32_t group = 0;
-    for (std::size_t i = 0; i < 3; ++i) {
-      group = group << 8 | (i < n ? static_cast<std::uint8_t>(bytes[at + i]) : 0u);
-    }
-    for (std::size_t i = 0; i < 4; ++i) {
-      out += i <= n ? kAlphabet[(group >> (18 - 6 * i)) & 63] : '=';
-    }
-  }
-  return out;
-}
 
 std::string random_bytes(std::size_t size, unsigned seed) {
   std::mt19937 generator(seed);
@@ -61,15 +40,6 @@ std::string random_bytes(std::size_t size, unsigned seed) {
   if (stored == sent) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "stored " << stored.size() << " bytes differ from the " << sent.size() << " bytes sent";
-}
-
-// The value of "key":"…" in a flat JSON text.
-std::string json_string(const std::string& json, const std::string& key) {
-  const std::string marker = "\"" + key + "\":\"";
-  const std::size_t at = json.find(marker);
-  if (at == std::string::npos) return {};
-  const std::size_t start = at + marker.size();
-  return json.substr(start, json.find('"', start) - start);
 }
 
 struct Reply {
@@ -112,24 +82,11 @@ class UploadTest : public ::testing::Test {
  protected:
   // `limits`: more lines for the [limits] section.
   void start(bool demo, const std::string& limits = "") {
-    instance_ = dir_.path() / "instance";
-    std::vector<std::string> init = {kServer, "init", instance_.string()};
-    if (demo) init.emplace_back("--demo");
-    const Outcome made = run(init);
-    ASSERT_EQ(made.exit_code, 0) << made.err;
-    const fs::path config = instance_ / "test.toml";
-    write_file(config,
-               "[source]\nport = 0\ntransport = \"http\"\n[reviewer]\nport = 0\n"
-               "[server]\nlog_level = \"debug\"\n[limits]\nuploads_per_draft = 2\n" +
-                   limits);
-    server_ = std::make_unique<Child>(
-        std::vector<std::string>{kServer, "serve", "--config", config.string()},
-        dir_.path() / "serve.log");
-    const auto lines = server_->wait_for_lines("\"event\":\"listening\"", 2, seconds(20));
-    ASSERT_EQ(lines.size(), 2u) << server_->stderr_text();
-    for (const auto& line : lines) {
-      if (contains(line, "\"listener\":\"source\"")) port_ = json_int(line, "port");
-    }
+    ASSERT_NO_FATAL_FAILURE(server_.init(demo));
+    server_.start(
+        "[source]\nport = 0\ntransport = \"http\"\n[reviewer]\nport = 0\n"
+        "[server]\nlog_level = \"debug\"\n[limits]\nuploads_per_draft = 2\n" +
+        limits);
   }
 
   // One request on its own connection; the server closes it after the response.
@@ -141,7 +98,7 @@ class UploadTest : public ::testing::Test {
     if (!body.empty() || method == "POST" || method == "PATCH") {
       text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     }
-    RawConnection connection(port_);
+    RawConnection connection(server_.source_port());
     connection.send(text + "\r\n" + body);
     return parse_reply(connection.receive_all(seconds(20)));
   }
@@ -164,15 +121,8 @@ class UploadTest : public ::testing::Test {
 
   // `plain` sealed by the stock age CLI to the served bundle's recipient.
   std::string seal(const std::string& plain, const std::string& name) {
-    const std::string age = find_tool("age");
-    EXPECT_FALSE(age.empty()) << "age must be installed (scripts/setup installs it)";
-    const fs::path in = dir_.path() / (name + ".txt");
     const fs::path out = dir_.path() / (name + ".age");
-    write_file(in, plain);
-    const std::vector<std::string> command = {age,  "-e",         "-r",       demo_recipient(),
-                                              "-o", out.string(), in.string()};
-    const Outcome sealed = run(command);
-    EXPECT_EQ(sealed.exit_code, 0) << describe(command, sealed);
+    age_seal(out, plain, {demo_recipient()});
     return read_file(out);
   }
 
@@ -241,31 +191,10 @@ class UploadTest : public ::testing::Test {
     return true;
   }
 
-  void stop() {
-    server_->signal(SIGTERM);
-    EXPECT_EQ(server_->wait(seconds(15)), 0) << server_->stderr_text();
-  }
+  void stop() { server_.stop(); }
 
-  // With the server stopped: the database.
-  storage::Database open_database() {
-    auto key = storage::read_key_file(instance_ / "database.key");
-    EXPECT_TRUE(key.has_value());
-    auto db = storage::Database::open(instance_ / "tipline.db", *key,
-                                      storage::Database::Mode::open_existing);
-    EXPECT_TRUE(db.has_value()) << db.error().message;
-    return std::move(*db);
-  }
-
-  static std::string read_blob(storage::Database& db, storage::BlobId blob) {
-    std::string bytes;
-    std::vector<std::byte> buffer(65536);
-    while (true) {
-      auto n = storage::read_blob(db, blob, bytes.size(), buffer);
-      EXPECT_TRUE(n.has_value());
-      if (!n || *n == 0) return bytes;
-      bytes.append(reinterpret_cast<const char*>(buffer.data()), *n);
-    }
-  }
+  // With the server stopped (or sharing the WAL): the database.
+  storage::Database open_database() { return server_.open_database(); }
 
   // The blob of the upload at `path` (/api/v1/uploads/ID), or "" if there is none.
   static std::string upload_blob(storage::Database& db, const std::string& path, bool* complete) {
@@ -290,19 +219,10 @@ class UploadTest : public ::testing::Test {
   // The demo reviewer identity, its passphrase removed by the stock age CLI (which reads a
   // passphrase only from a terminal: script(1) gives it one).
   fs::path open_identity() {
-    const std::string age = find_tool("age");
-    const std::string script = find_tool("script");
-    EXPECT_FALSE(age.empty() || script.empty()) << "age and util-linux script must be installed";
-    const fs::path keys = instance_ / "demo-offline-keys";
     const fs::path identity = dir_.path() / "reviewer.identity";
-    const std::string age_command = "'" + age + "' -d -o '" + identity.string() + "' '" +
-                                    (keys / "reviewer.agekey").string() + "'";
-    const std::vector<std::string> argv = {
-        "/bin/sh", "-c",
-        "(sleep 1; cat '" + (keys / "reviewer-passphrase.txt").string() + "') | SHELL=/bin/sh '" +
-            script + "' -qec \"" + age_command + "\" /dev/null"};
-    const Outcome opened = run(argv);
-    EXPECT_EQ(opened.exit_code, 0) << describe(argv, opened);
+    age_with_demo_passphrase(server_.path(),
+                             {"-d", "-o", identity.string(),
+                              (server_.path() / "demo-offline-keys/reviewer.agekey").string()});
     return identity;
   }
 
@@ -318,9 +238,7 @@ class UploadTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  fs::path instance_;
-  std::unique_ptr<Child> server_;
-  int port_ = 0;
+  Instance server_{dir_.path(), kServer};
 };
 
 TEST_F(UploadTest, SourcesRegisterLogInAndMakeDrafts) {
@@ -361,7 +279,7 @@ TEST_F(UploadTest, SourcesRegisterLogInAndMakeDrafts) {
   EXPECT_EQ(post_json("/api/v1/drafts", "{\"x\":1}").status, 400);
   EXPECT_EQ(post_json("/api/v1/drafts", "[]").status, 400);
 
-  const std::string log = server_->stderr_text();
+  const std::string log = server_.log();
   for (const std::string& secret_text : {secret, anonymous, recipient}) {
     EXPECT_FALSE(contains(log, secret_text)) << "logged: " << secret_text;
   }
@@ -486,7 +404,7 @@ TEST_F(UploadTest, ABrokenPatchKeepsWhatWasCommittedAndResumes) {
   const std::size_t sent = kMiB + kMiB / 2;
   {
     // Chunked, as a client streaming a file of unknown size sends it.
-    RawConnection connection(port_);
+    RawConnection connection(server_.source_port());
     std::string text = "PATCH " + path +
                        " HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n"
                        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
@@ -547,7 +465,7 @@ TEST_F(UploadTest, APatchBrokenRightAfterItsLastByteLeavesAUsableUpload) {
       "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n";
   for (std::size_t i = 0; i < 2; ++i) {
     const auto& [path, file] = uploads[i];
-    RawConnection connection(port_);
+    RawConnection connection(server_.source_port());
     std::string text = "PATCH " + path + head + "Transfer-Encoding: chunked\r\n\r\n";
     constexpr std::size_t kChunk = 64 * 1024;
     for (std::size_t at = 0; at < file.size(); at += kChunk) {
@@ -558,7 +476,7 @@ TEST_F(UploadTest, APatchBrokenRightAfterItsLastByteLeavesAUsableUpload) {
     std::this_thread::sleep_for(milliseconds(300));
   }
   {
-    RawConnection connection(port_);
+    RawConnection connection(server_.source_port());
     connection.send("PATCH " + uploads[2].first + head +
                     "Content-Length: " + std::to_string(sized.size()) + "\r\n\r\n" + sized);
   }
@@ -739,9 +657,9 @@ TEST_F(UploadTest, TusJsClientUploadsAbortsAndResumes) {
   start(true);
   const std::string sealed = seal(random_bytes(3 * kMiB, 9), "interop");
   const fs::path file = dir_.path() / "interop.age";
-  const std::vector<std::string> command = {node, script.string(),
-                                            "http://127.0.0.1:" + std::to_string(port_),
-                                            new_draft(), file.string()};
+  const std::vector<std::string> command = {
+      node, script.string(), "http://127.0.0.1:" + std::to_string(server_.source_port()),
+      new_draft(), file.string()};
   const Outcome uploaded = run(command, seconds(120));
   ASSERT_EQ(uploaded.exit_code, 0) << describe(command, uploaded);
   const std::string url = json_string(uploaded.out, "url");
@@ -750,7 +668,7 @@ TEST_F(UploadTest, TusJsClientUploadsAbortsAndResumes) {
   EXPECT_EQ(json_int(uploaded.out, "resumedFrom"), json_int(uploaded.out, "accepted"))
       << "resumed where the server's HEAD said, not restarted";
   EXPECT_EQ(offset_of(url.substr(url.find("/api/"))), sealed.size());
-  EXPECT_FALSE(contains(server_->stderr_text(), "witness-photo")) << "metadata is never logged";
+  EXPECT_FALSE(contains(server_.log(), "witness-photo")) << "metadata is never logged";
 
   stop();
   storage::Database db = open_database();

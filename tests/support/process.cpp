@@ -245,4 +245,20 @@ int json_int(const std::string& line, const std::string& key) {
   return std::stoi(line.substr(at + marker.size()));
 }
 
+std::string json_string(const std::string& json, const std::string& key) {
+  const std::string marker = "\"" + key + "\":\"";
+  std::size_t at = json.find(marker);
+  if (at == std::string::npos) return {};
+  std::string value;
+  for (at += marker.size(); at < json.size() && json[at] != '"'; ++at) {
+    if (json[at] == '\\' && at + 1 < json.size()) {
+      ++at;
+      value += json[at] == 'n' ? '\n' : json[at] == 't' ? '\t' : json[at];
+    } else {
+      value += json[at];
+    }
+  }
+  return value;
+}
+
 }  // namespace tipline::testing

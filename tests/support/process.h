@@ -106,5 +106,7 @@ class RawConnection {
 
 // The integer after "key": in a JSON line.
 int json_int(const std::string& line, const std::string& key);
+// The value of "key":"…" in a flat JSON text, its escapes undone; "" when absent.
+std::string json_string(const std::string& json, const std::string& key);
 
 }  // namespace tipline::testing
