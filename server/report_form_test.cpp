@@ -103,8 +103,8 @@ class ReportFormTest : public storage::test::StorageTest {
   }
 
   RequestHeader post_header(const std::string& cookie_token,
-                            std::string content_type = "multipart/form-data; boundary=" +
-                                                       std::string(kBoundary)) {
+                            const std::string& content_type = "multipart/form-data; boundary=" +
+                                                              std::string(kBoundary)) {
     RequestHeader header;
     header.method(http::verb::post);
     header.target("/report");
@@ -118,7 +118,7 @@ class ReportFormTest : public storage::test::StorageTest {
   // Feeds `body` in pieces, waiting for each `next` as the session does; a refusal if one
   // came.
   static std::optional<Response> feed(BodyStream& stream, std::string_view body,
-                                      std::size_t piece = 64 * 1024) {
+                                      std::size_t piece = std::size_t{64} * 1024) {
     for (std::size_t at = 0; at < body.size(); at += piece) {
       std::promise<std::optional<Response>> taken;
       const std::string_view part = body.substr(at, piece);
@@ -137,7 +137,7 @@ class ReportFormTest : public storage::test::StorageTest {
 
   // Feeds the body in pieces, then finishes.
   Response post(const std::string& cookie_token, const std::string& body,
-                Services* services = nullptr, std::size_t piece = 64 * 1024) {
+                Services* services = nullptr, std::size_t piece = std::size_t{64} * 1024) {
     StreamStart start = start_report(post_header(cookie_token), context_,
                                      services != nullptr ? *services : *services_);
     if (auto* refused = std::get_if<Response>(&start)) return std::move(*refused);
@@ -378,7 +378,7 @@ TEST_F(ReportFormTest, BusyDerivationsAnswer503AndRunOffTheCallingThread) {
 TEST_F(ReportFormTest, RefusesBeforeTheBodyWhatCannotBeAReport) {
   install_bundle();
   const std::string csrf = token();
-  auto refused = [&](RequestHeader header) {
+  auto refused = [&](const RequestHeader& header) {
     StreamStart start = start_report(header, context_, *services_);
     EXPECT_TRUE(std::holds_alternative<Response>(start));
     return std::holds_alternative<Response>(start) ? std::get<Response>(start).result()
@@ -516,7 +516,7 @@ TEST_F(ReportFormTest, AFormOverALimitLeavesNoBlobBehind) {
   EXPECT_EQ(post(csrf, multipart_body(many)).result(), http::status::payload_too_large);
 
   std::vector<Part> wordy = report_parts(csrf);
-  wordy[1].data = std::string(1 << 20, 'x');
+  wordy[1].data = std::string(std::size_t{1} << 20, 'x');
   EXPECT_EQ(post(csrf, multipart_body(wordy)).result(), http::status::payload_too_large);
 
   // A body cut short: the stream goes without finish(), as when a connection breaks.

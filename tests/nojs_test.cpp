@@ -69,7 +69,7 @@ class NojsTest : public ::testing::Test {
     const std::size_t at = page.headers.find(marker);
     EXPECT_NE(at, std::string::npos) << page.headers;
     if (at == std::string::npos) return {};
-    const std::string token = page.headers.substr(at + marker.size(), 64);
+    std::string token = page.headers.substr(at + marker.size(), 64);
     EXPECT_EQ(input_value(page.body, "csrf_token"), token);
     return token;
   }
@@ -274,7 +274,7 @@ TEST_F(NojsTest, LimitsRefuseTheFormCloseTheConnectionAndLeaveNoBlob) {
   const fs::path file = dir_.path() / "file.bin";
   write_random_file(file, 2 * kMiB, 5);
   const fs::path big = dir_.path() / "big.bin";
-  write_random_file(big, 3 * kMiB - 256 * 1024, 6);
+  write_random_file(big, 3 * kMiB - std::size_t{256} * 1024, 6);
 
   // Each limit is met near the end of its body, so that the client has sent it all and
   // reads the answer before the connection closes.

@@ -102,7 +102,7 @@ class SourceSideTest : public ::testing::Test {
     command.push_back(scheme + "://localhost:" + std::to_string(port) + path);
     const Outcome outcome = run(command);
     Reply reply;
-    reply.status = std::atoi(outcome.out.c_str());
+    reply.status = static_cast<int>(std::strtol(outcome.out.c_str(), nullptr, 10));
     reply.headers = lower(read_file(headers));
     if (fs::exists(body)) reply.body = read_file(body);
     EXPECT_NE(reply.status, 0) << describe(command, outcome);

@@ -131,12 +131,12 @@ class UploadTest : public ::testing::Test {
   std::string seal_exactly(std::size_t size, unsigned seed, const std::string& name) {
     constexpr std::size_t kNonce = 16;
     constexpr std::size_t kTag = 16;
-    constexpr std::size_t kChunk = 64 * 1024;
+    constexpr std::size_t kChunk = std::size_t{64} * 1024;
     const std::string probe = seal("x", name + "-probe");
     const std::size_t header = probe.size() - kNonce - 1 - kTag;
     const std::size_t payload = size - header - kNonce;
     const std::size_t chunks = (payload + kChunk + kTag - 1) / (kChunk + kTag);
-    const std::string sealed = seal(random_bytes(payload - chunks * kTag, seed), name);
+    std::string sealed = seal(random_bytes(payload - chunks * kTag, seed), name);
     EXPECT_EQ(sealed.size(), size);
     return sealed;
   }
@@ -219,7 +219,7 @@ class UploadTest : public ::testing::Test {
   // The demo reviewer identity, its passphrase removed by the stock age CLI (which reads a
   // passphrase only from a terminal: script(1) gives it one).
   fs::path open_identity() {
-    const fs::path identity = dir_.path() / "reviewer.identity";
+    fs::path identity = dir_.path() / "reviewer.identity";
     age_with_demo_passphrase(server_.path(),
                              {"-d", "-o", identity.string(),
                               (server_.path() / "demo-offline-keys/reviewer.agekey").string()});
@@ -309,7 +309,7 @@ TEST_F(UploadTest, TusCreationHeadPatchDeleteAndOptions) {
   EXPECT_EQ(options.header("Tus-Max-Size"), std::to_string(std::uint64_t{4} << 30));
 
   const std::string draft = new_draft();
-  const std::string sealed = seal(random_bytes(300 * 1024, 5), "attachment");
+  const std::string sealed = seal(random_bytes(std::size_t{300} * 1024, 5), "attachment");
   const std::string path = create_upload(draft, sealed.size());
   ASSERT_TRUE(std::regex_match(path, std::regex("/api/v1/uploads/[0-9a-f]{32}"))) << path;
 
@@ -409,7 +409,7 @@ TEST_F(UploadTest, ABrokenPatchKeepsWhatWasCommittedAndResumes) {
                        " HTTP/1.1\r\nHost: localhost\r\nTus-Resumable: 1.0.0\r\n"
                        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
                        "Transfer-Encoding: chunked\r\n\r\n";
-    constexpr std::size_t kChunk = 256 * 1024;
+    constexpr std::size_t kChunk = std::size_t{256} * 1024;
     for (std::size_t at = 0; at < sent; at += kChunk) {
       text += "40000\r\n" + sealed.substr(at, kChunk) + "\r\n";
     }
@@ -426,7 +426,8 @@ TEST_F(UploadTest, ABrokenPatchKeepsWhatWasCommittedAndResumes) {
   EXPECT_GE(offset, kMiB) << "the first MiB was committed while the body arrived";
   EXPECT_LE(offset, sent);
   // The rest from there, in PATCHes under the session's 1 MiB Content-Length limit.
-  for (constexpr std::size_t kPiece = 512 * 1024; offset < sealed.size(); offset += kPiece) {
+  for (constexpr std::size_t kPiece = std::size_t{512} * 1024; offset < sealed.size();
+       offset += kPiece) {
     const Reply rest = patch(path, offset, sealed.substr(offset, kPiece));
     ASSERT_EQ(rest.status, 204) << rest.body;
     EXPECT_EQ(rest.header("Upload-Offset"),
@@ -450,10 +451,10 @@ TEST_F(UploadTest, APatchBrokenRightAfterItsLastByteLeavesAUsableUpload) {
   // (read_buffer_bytes, 64 KiB): the server takes a piece once it is full and more body
   // follows, so the last byte reaches the upload. For 320 KiB it is committed when the
   // broken stream goes, for 1 MiB by the flush of a full buffer.
-  const std::string destroyed = seal_exactly(5 * 64 * 1024, 11, "destroyed");
+  const std::string destroyed = seal_exactly(std::size_t{5} * 64 * 1024, 11, "destroyed");
   const std::string flushed = seal_exactly(kMiB, 12, "flushed");
   // With a Content-Length, closed at once without reading the answer.
-  const std::string sized = seal(random_bytes(200 * 1024, 13), "sized");
+  const std::string sized = seal(random_bytes(std::size_t{200} * 1024, 13), "sized");
   const std::string first_draft = new_draft();
   const std::string second_draft = new_draft();
   const std::vector<std::pair<std::string, std::string>> uploads = {
@@ -467,7 +468,7 @@ TEST_F(UploadTest, APatchBrokenRightAfterItsLastByteLeavesAUsableUpload) {
     const auto& [path, file] = uploads[i];
     RawConnection connection(server_.source_port());
     std::string text = "PATCH " + path + head + "Transfer-Encoding: chunked\r\n\r\n";
-    constexpr std::size_t kChunk = 64 * 1024;
+    constexpr std::size_t kChunk = std::size_t{64} * 1024;
     for (std::size_t at = 0; at < file.size(); at += kChunk) {
       text += "10000\r\n" + file.substr(at, kChunk) + "\r\n";
     }
@@ -565,25 +566,25 @@ TEST_F(UploadTest, UploadsPastThePendingBytesAreRefused) {
                    {"Tus-Resumable: 1.0.0", "Upload-Length: " + std::to_string(length),
                     "Upload-Metadata: draft " + base64(draft)});
   };
-  const std::string first = create_upload(first_draft, 600 * 1024);
-  const Reply over = create(second_draft, 500 * 1024);
+  const std::string first = create_upload(first_draft, std::size_t{600} * 1024);
+  const Reply over = create(second_draft, std::size_t{500} * 1024);
   EXPECT_EQ(over.status, 507) << over.body;
   EXPECT_EQ(over.header("Tus-Resumable"), "1.0.0");
   EXPECT_TRUE(contains(over.body, "as many pending uploads as it can")) << over.body;
   // Up to the limit exactly, then not one byte more, whichever draft asks.
-  (void)create_upload(second_draft, 424 * 1024);
+  (void)create_upload(second_draft, std::size_t{424} * 1024);
   EXPECT_EQ(create(second_draft, 1).status, 507);
   EXPECT_EQ(create(first_draft, 1).status, 507);
   // A deleted upload gives its room back.
   EXPECT_EQ(request("DELETE", first, kTus).status, 204);
-  (void)create_upload(second_draft, 500 * 1024);
+  (void)create_upload(second_draft, std::size_t{500} * 1024);
 }
 
 TEST_F(UploadTest, ASubmissionLinksTwoAttachmentsThatStockAgeOpens) {
   start(true);
   const std::string draft = new_draft();
   const std::string report_text = "They photographed our meeting.";
-  const std::string photo = random_bytes(700 * 1024, 8);
+  const std::string photo = random_bytes(std::size_t{700} * 1024, 8);
   const std::string letter = "The letter they sent my mother.";
   const std::string sealed_report = seal(report_text, "report");
   const std::string sealed_photo = seal(photo, "photo");

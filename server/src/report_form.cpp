@@ -564,6 +564,7 @@ class ReportStream final : public BodyStream, private multipart::Handler {
   void save_batches(Next next) {
     std::vector<Batch> batches = take_batches();
     std::vector<std::size_t> targets;
+    targets.reserve(batches.size());
     for (const Batch& batch : batches) targets.push_back(batch.upload);
     services_.store.write_then(
         [batches = std::move(batches), version = setup_.bundle.version](storage::Database& db) {
@@ -587,7 +588,7 @@ class ReportStream final : public BodyStream, private multipart::Handler {
           return record_submission(db, batches, submission, version);
         },
         [this, display = std::move(display),
-         respond = std::move(respond)](tl::expected<std::string, storage::Error> recorded) {
+         respond = std::move(respond)](const tl::expected<std::string, storage::Error>& recorded) {
           if (!recorded)
             return respond(refuse_with(http::status::internal_server_error, kNotStored));
           recorded_ = true;
@@ -843,7 +844,7 @@ StreamStart start_report(const RequestHeader& header, const RequestContext& cont
                    context);
   }
   return std::make_unique<ReportStream>(
-      services, Setup{version, context, std::move(**installed), std::move(*questionnaire),
+      services, Setup{version, context, **installed, std::move(*questionnaire),
                       std::move(*boundary), std::move(*token)});
 }
 
