@@ -126,18 +126,20 @@ class HttpSession final : public Session {
   using Stream = std::conditional_t<kTls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
 
  public:
-  HttpSession(tcp::socket&& socket, ssl::context& tls, Services& services,
+  HttpSession(net::io_context& ioc, tcp::socket&& socket, ssl::context& tls, Services& services,
               const RequestContext& context, Connections& connections) requires kTls
-      : stream_(std::move(socket), tls),
+      : ioc_(ioc),
+        stream_(std::move(socket), tls),
         services_(services),
         limits_(services.config.limits),
         context_(context),
         connections_(connections),
         buffer_(limits_.header_bytes + limits_.read_buffer_bytes) {}
 
-  HttpSession(tcp::socket&& socket, Services& services, const RequestContext& context,
-              Connections& connections) requires(!kTls)
-      : stream_(std::move(socket)),
+  HttpSession(net::io_context& ioc, tcp::socket&& socket, Services& services,
+              const RequestContext& context, Connections& connections) requires(!kTls)
+      : ioc_(ioc),
+        stream_(std::move(socket)),
         services_(services),
         limits_(services.config.limits),
         context_(context),
@@ -168,10 +170,10 @@ class HttpSession final : public Session {
   }
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
-  // The session's executor, counted as work: while the store holds a handler's answer, no
+  // The io_context's executor, counted as work: while the store holds a handler's answer, no
   // socket operation is pending, and the io_context must not think it has run out of work.
-  auto tracked_executor() {
-    return net::prefer(stream_.get_executor(), net::execution::outstanding_work.tracked);
+  auto tracked_work() {
+    return net::prefer(ioc_.get_executor(), net::execution::outstanding_work.tracked);
   }
 
   // Per-connection source events are debug only: placed among the exactly timed
@@ -287,14 +289,14 @@ class HttpSession final : public Session {
     Request request = parser_->release();
     parser_.reset();
     const bool keep_alive = request.keep_alive();
-    handle_request(
-        std::move(request), context_, services_,
-        [self = shared_this(), executor = tracked_executor(), keep_alive](Response response) {
-          // The handler may answer from the store's writer thread.
-          net::post(executor, [self, keep_alive, response = std::move(response)]() mutable {
-            self->do_write(std::move(response), keep_alive);
-          });
-        });
+    handle_request(std::move(request), context_, services_,
+                   [self = shared_this(), work = tracked_work(), keep_alive](Response response) {
+                     // The handler may answer from the store's writer thread.
+                     net::post(self->stream_.get_executor(),
+                               [self, work, keep_alive, response = std::move(response)]() mutable {
+                                 self->do_write(std::move(response), keep_alive);
+                               });
+                   });
   }
 
   // A streamed request (request_handler.h, BodyStream): its body is read a piece at a time
@@ -352,19 +354,21 @@ class HttpSession final : public Session {
     if (filled == 0) return do_read_piece();
     body_stream_->consume(
         std::span<const std::uint8_t>(piece_.data(), filled),
-        [self = shared_this(), executor = tracked_executor()](std::optional<Response> refusal) {
-          net::post(executor, [self, refusal = std::move(refusal)]() mutable {
-            if (refusal) return self->end_stream(std::move(*refusal), false);
-            self->do_read_piece();
-          });
+        [self = shared_this(), work = tracked_work()](std::optional<Response> refusal) {
+          net::post(self->stream_.get_executor(),
+                    [self, work, refusal = std::move(refusal)]() mutable {
+                      if (refusal) return self->end_stream(std::move(*refusal), false);
+                      self->do_read_piece();
+                    });
         });
   }
 
   void on_body_end() {
-    body_stream_->finish([self = shared_this(), executor = tracked_executor()](Response response) {
-      net::post(executor, [self, response = std::move(response)]() mutable {
-        self->end_stream(std::move(response), self->keep_alive_);
-      });
+    body_stream_->finish([self = shared_this(), work = tracked_work()](Response response) {
+      net::post(self->stream_.get_executor(),
+                [self, work, response = std::move(response)]() mutable {
+                  self->end_stream(std::move(response), self->keep_alive_);
+                });
     });
   }
 
@@ -465,6 +469,7 @@ class HttpSession final : public Session {
     // The connection ends here whatever the peer did; nothing is left to report.
   }
 
+  net::io_context& ioc_;
   Stream stream_;
   Services& services_;
   const config::Limits& limits_;
@@ -546,10 +551,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start_session(tcp::socket&& socket) {
     std::shared_ptr<Session> session;
     if (tls_ != nullptr) {
-      session = std::make_shared<HttpSession<true>>(std::move(socket), *tls_, services_, context_,
-                                                    connections_);
+      session = std::make_shared<HttpSession<true>>(ioc_, std::move(socket), *tls_, services_,
+                                                    context_, connections_);
     } else {
-      session = std::make_shared<HttpSession<false>>(std::move(socket), services_, context_,
+      session = std::make_shared<HttpSession<false>>(ioc_, std::move(socket), services_, context_,
                                                      connections_);
     }
     if (!connections_.admit(session)) {
