@@ -715,15 +715,6 @@ std::optional<crypto::Secret> form_value(std::string_view body, std::string_view
   return std::nullopt;
 }
 
-tl::expected<bool, storage::Error> is_registered(storage::Store& store,
-                                                 const std::array<std::uint8_t, 32>& login_hash) {
-  return store.read([&](storage::Database& db) -> tl::expected<bool, storage::Error> {
-    auto query = db.prepare("SELECT 1 FROM sources WHERE login_hash = ?;");
-    if (!query) return tl::unexpected(query.error());
-    return query->bind(std::as_bytes(std::span(login_hash))).step();
-  });
-}
-
 bool same_codename(const crypto::Secret& shown_digits, const std::optional<crypto::Secret>& typed) {
   if (!typed) return false;
   auto digits = crypto::codename::normalize(*typed);
@@ -781,13 +772,14 @@ Response confirm(const Confirmation& confirmation, Services& services) {
   const RequestContext& context = confirmation.context;
   const auto keys = derive_keys(confirmation.shown, confirmation.salt);
   if (!keys) return failure(http::status::service_unavailable, version, kBusy, context);
-  const auto registered =
-      is_registered(services.store, crypto::codename::login_hash(keys->login_secret));
+  const auto login_hash = crypto::codename::login_hash(keys->login_secret);
+  const auto registered = services.store.read(
+      [&](storage::Database& db) { return sources::source_id_by_login_hash(db, login_hash); });
   if (!registered) {
     return failure(http::status::internal_server_error, version,
                    "The tip line cannot check your codename now. Please try again later.", context);
   }
-  if (!*registered) return failure(http::status::bad_request, version, kLost, context);
+  if (!registered->has_value()) return failure(http::status::bad_request, version, kLost, context);
   if (same_codename(confirmation.shown, confirmation.typed)) {
     return html_response(http::status::ok, version, pages::submitted_page(), false, context);
   }
