@@ -34,6 +34,8 @@ enum class Errc {
   bad_signature,
   // minisign: the trusted comment or its global signature was altered.
   bad_trusted_comment,
+  // Request signing: a signature whose `created` is too far from the verifier's clock.
+  stale_signature,
   // An encrypted secret key whose checksum does not match once decrypted.
   wrong_passphrase,
 };
