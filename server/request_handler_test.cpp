@@ -120,20 +120,96 @@ TEST(RequestHandler, OnionLocationOnlyOnTheSourceSideWhenConfigured) {
 TEST(RequestHandler, PlanAllowsOnlyTheMethodsOfThePath) {
   config::Limits limits;
   limits.body_bytes = 1000;
-  const BodyPlan get = plan_body(http::verb::get, "/healthz?x", limits);
+  const BodyPlan get = plan_body(Side::source, http::verb::get, "/healthz?x", limits);
   EXPECT_TRUE(get.method_allowed);
   EXPECT_EQ(get.body_limit, 0u);
   EXPECT_EQ(get.allow, "GET, HEAD");
   for (const http::verb method :
        {http::verb::post, http::verb::put, http::verb::delete_, http::verb::patch,
         http::verb::options, http::verb::trace, http::verb::connect, http::verb::unknown}) {
-    EXPECT_FALSE(plan_body(method, "/healthz", limits).method_allowed) << method;
+    EXPECT_FALSE(plan_body(Side::source, method, "/healthz", limits).method_allowed) << method;
   }
   // An unknown path takes GET, HEAD and POST, to answer 404; nothing else.
-  EXPECT_TRUE(plan_body(http::verb::post, "/nowhere", limits).method_allowed);
-  EXPECT_EQ(plan_body(http::verb::post, "/nowhere", limits).body_limit, 1000u);
-  EXPECT_FALSE(plan_body(http::verb::put, "/nowhere", limits).method_allowed);
-  EXPECT_FALSE(plan_body(http::verb::propfind, "/nowhere", limits).method_allowed);
+  EXPECT_TRUE(plan_body(Side::source, http::verb::post, "/nowhere", limits).method_allowed);
+  EXPECT_EQ(plan_body(Side::source, http::verb::post, "/nowhere", limits).body_limit, 1000u);
+  EXPECT_FALSE(plan_body(Side::source, http::verb::put, "/nowhere", limits).method_allowed);
+  EXPECT_FALSE(plan_body(Side::source, http::verb::propfind, "/nowhere", limits).method_allowed);
+}
+
+TEST(RequestHandler, EachSidePlansOnlyItsOwnRoutes) {
+  config::Limits limits;
+  limits.body_bytes = 1000;
+  limits.report_bytes = 5000;
+  const std::string id(32, 'a');
+  const std::string triage = "/api/v1/review/submissions/" + id + "/triage";
+  const std::string notes = "/api/v1/review/submissions/" + id + "/notes";
+
+  const BodyPlan reviewer_triage = plan_body(Side::reviewer, http::verb::post, triage, limits);
+  EXPECT_TRUE(reviewer_triage.method_allowed);
+  EXPECT_EQ(reviewer_triage.allow, "POST");
+  EXPECT_EQ(reviewer_triage.body_limit, 1000u);
+  EXPECT_FALSE(reviewer_triage.streamed);
+  EXPECT_EQ(plan_body(Side::reviewer, http::verb::post, notes, limits).body_limit, 5000u);
+  const BodyPlan remove =
+      plan_body(Side::reviewer, http::verb::delete_, "/api/v1/review/submissions/" + id, limits);
+  EXPECT_TRUE(remove.method_allowed);
+  EXPECT_EQ(remove.body_limit, 0u);
+  for (const char* path : {"/api/v1/whoami", "/api/v1/review/submissions?since=3",
+                           "/api/v1/review/blobs/17", "/api/v1/review/audit"}) {
+    const BodyPlan get = plan_body(Side::reviewer, http::verb::get, path, limits);
+    EXPECT_TRUE(get.method_allowed) << path;
+    EXPECT_EQ(get.allow, "GET") << path;
+    EXPECT_EQ(get.body_limit, 0u) << path;
+    EXPECT_FALSE(plan_body(Side::reviewer, http::verb::head, path, limits).method_allowed) << path;
+    EXPECT_FALSE(plan_body(Side::reviewer, http::verb::post, path, limits).method_allowed) << path;
+  }
+  EXPECT_FALSE(plan_body(Side::reviewer, http::verb::get, triage, limits).method_allowed);
+  EXPECT_EQ(
+      plan_body(Side::reviewer, http::verb::put, "/api/v1/review/submissions/" + id, limits).allow,
+      "DELETE");
+
+  // On the source side the reviewer paths are unknown: 404, not 405, and the body is read
+  // as for any unknown path.
+  const BodyPlan source_triage = plan_body(Side::source, http::verb::post, triage, limits);
+  EXPECT_TRUE(source_triage.method_allowed);
+  EXPECT_EQ(source_triage.allow, "GET, HEAD, POST");
+  EXPECT_EQ(source_triage.body_limit, 1000u);
+  EXPECT_FALSE(
+      plan_body(Side::source, http::verb::delete_, "/api/v1/review/submissions/" + id, limits)
+          .method_allowed);
+  // And the source paths are unknown on the reviewer side: no stream, no upload limit.
+  const BodyPlan reviewer_report = plan_body(Side::reviewer, http::verb::post, "/report", limits);
+  EXPECT_TRUE(reviewer_report.method_allowed);
+  EXPECT_FALSE(reviewer_report.streamed);
+  EXPECT_EQ(reviewer_report.body_limit, 1000u);
+  EXPECT_FALSE(
+      plan_body(Side::reviewer, http::verb::patch, "/api/v1/uploads/abc", limits).method_allowed);
+  EXPECT_EQ(plan_body(Side::reviewer, http::verb::get, "/", limits).allow, "GET, HEAD, POST");
+  for (const Side side : {Side::source, Side::reviewer}) {
+    EXPECT_EQ(plan_body(side, http::verb::get, "/healthz", limits).allow, "GET, HEAD");
+    EXPECT_EQ(plan_body(side, http::verb::get, "/api/v1/keys", limits).allow, "GET, HEAD");
+  }
+}
+
+TEST(RequestHandler, EachSideAnswers404ToTheOtherSidesPaths) {
+  const RequestContext reviewer{Side::reviewer, true, {}};
+  for (const char* path : {"/", "/report", "/static/style.css", "/api/v1/uploads"}) {
+    EXPECT_EQ(call(Request(http::verb::get, path, 11), reviewer).result(), http::status::not_found)
+        << path;
+  }
+  for (const char* path : {"/api/v1/submissions", "/api/v1/sources", "/codename"}) {
+    EXPECT_EQ(call(Request(http::verb::post, path, 11), reviewer).result(), http::status::not_found)
+        << path;
+  }
+  for (const char* path : {"/api/v1/whoami", "/api/v1/review/submissions", "/api/v1/review/blobs/1",
+                           "/api/v1/review/audit"}) {
+    EXPECT_EQ(call(http::verb::get, path).result(), http::status::not_found) << path;
+  }
+  EXPECT_EQ(call(Request(http::verb::get, "/healthz", 11), reviewer).result(), http::status::ok);
+  // A reviewer path without a signature: refused before anything else.
+  const Response unsigned_whoami = call(Request(http::verb::get, "/api/v1/whoami", 11), reviewer);
+  EXPECT_EQ(unsigned_whoami.result(), http::status::unauthorized);
+  EXPECT_EQ(unsigned_whoami.body(), R"({"error":"Unauthorized","reason":"missing signature"})");
 }
 
 TEST(RequestHandler, NoHstsOnPlainHttp) {

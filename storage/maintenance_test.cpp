@@ -231,12 +231,18 @@ TEST_F(MaintenanceTest, PurgeDeletesWhatThePolicySaysAndCounts) {
   EXPECT_EQ(again->submissions, 0);
 }
 
-TEST_F(MaintenanceTest, ALiveStoreDropsExpiredDraftsAndUploadsAndAtStartAbandonedBlobs) {
+TEST_F(MaintenanceTest, ALiveStoreDropsExpiredDraftsUploadsAndNoncesAndAtStartAbandonedBlobs) {
   auto store = open_store();
   ASSERT_TRUE(store);
   const std::int64_t hour = kToday * 24;
+  const std::int64_t now = kToday * kSecondsPerDay;
   ASSERT_OK(store
-                ->write([hour](Database& db) -> tl::expected<void, Error> {
+                ->write([hour, now](Database& db) -> tl::expected<void, Error> {
+                  auto nonces = db.prepare(
+                      "INSERT INTO signature_nonces (reviewer_id, nonce, expires_at) VALUES "
+                      "('r', 'due', ?1), ('r', 'past', ?1 - 600), ('r', 'live', ?1 + 1);");
+                  if (!nonces) return tl::unexpected(nonces.error());
+                  if (auto ran = nonces->bind(now).run(); !ran) return ran;
                   auto blobs = db.exec(
                       "INSERT INTO blobs (id, size, complete) VALUES (200, 0, 0), (201, 0, 0), "
                       "(202, 0, 0), (203, 0, 1);");
@@ -253,11 +259,16 @@ TEST_F(MaintenanceTest, ALiveStoreDropsExpiredDraftsAndUploadsAndAtStartAbandone
                   return uploads->bind(hour).run();
                 })
                 .get());
-  const auto expired =
-      store->write([](Database& db) { return drop_expired(db, kToday * kSecondsPerDay); }).get();
+  const auto expired = store->write([now](Database& db) { return drop_expired(db, now); }).get();
   ASSERT_OK(expired);
   EXPECT_EQ(expired->drafts, 1);   // draft 7, and upload x with it
   EXPECT_EQ(expired->uploads, 1);  // upload y of the live draft 8
+  EXPECT_EQ(expired->nonces, 2);   // 'due' and 'past'; 'live' expires a second later
+  const auto nonces_left = store->read([](Database& db) {
+    return count_rows(db, "SELECT count(*) FROM signature_nonces WHERE nonce = 'live';");
+  });
+  ASSERT_OK(nonces_left);
+  EXPECT_EQ(*nonces_left, 1);
   const auto abandoned = store->write([](Database& db) { return drop_abandoned_blobs(db); }).get();
   ASSERT_OK(abandoned);
   EXPECT_EQ(*abandoned, 1);  // blob 202; 203 is finished and left to purge

@@ -3,6 +3,8 @@
 #include <iostream>
 #include <memory>
 
+#include "decryption.h"
+#include "identities.h"
 #include "output.h"
 #include "passphrase.h"
 #include "tipline/crypto/age.h"
@@ -20,23 +22,6 @@ int report(int code, const std::string& message) {
   return code;
 }
 
-int exit_code_of(Errc code) {
-  switch (code) {
-    case Errc::no_match:
-      return kNoIdentityMatched;
-    case Errc::header_malformed:
-      return kMalformedHeader;
-    case Errc::armor_malformed:
-      return kMalformedArmor;
-    case Errc::header_mac_mismatch:
-      return kHeaderMacMismatch;
-    case Errc::payload_corrupt:
-      return kPayloadCorrupt;
-    default:
-      return kFailure;
-  }
-}
-
 // Carries an I/O failure of ours through the crypto library's Sink, keeping its message.
 age::Sink sink_to(Output& output) {
   return [&output](std::span<const std::uint8_t> bytes) -> tl::expected<void, crypto::Error> {
@@ -45,104 +30,6 @@ age::Sink sink_to(Output& output) {
     }
     return {};
   };
-}
-
-// Runs bytes through a decryptor, de-armoring first when the input starts as armor.
-class DecryptPipeline {
- public:
-  DecryptPipeline(std::span<const age::Identity* const> identities, age::Sink sink)
-      : decryptor_(identities, std::move(sink)) {}
-
-  tl::expected<void, crypto::Error> write(std::span<const std::uint8_t> bytes) {
-    if (!decided_) {
-      decided_ = true;
-      if (age::looks_armored(bytes)) {
-        armor_.emplace(
-            [this](std::span<const std::uint8_t> binary) { return decryptor_.write(binary); });
-      }
-    }
-    return armor_ ? armor_->write(bytes) : decryptor_.write(bytes);
-  }
-
-  tl::expected<void, crypto::Error> finish() {
-    if (armor_) {
-      if (auto done = armor_->finish(); !done) return done;
-    }
-    return decryptor_.finish();
-  }
-
- private:
-  age::Decryptor decryptor_;
-  std::optional<age::ArmorReader> armor_;
-  bool decided_ = false;
-};
-
-// Identity files are small; the cap keeps one in a single secret buffer, never copied.
-constexpr std::size_t kMaxIdentityFile = std::size_t{64} * 1024;
-
-// Collects bytes into secret memory, up to kMaxIdentityFile.
-class SecretCollector {
- public:
-  tl::expected<void, crypto::Error> add(std::span<const std::uint8_t> bytes) {
-    if (bytes.size() > buffer_.size() - used_) {
-      return tl::unexpected(crypto::Error{Errc::io, "identity file larger than 64 KiB"});
-    }
-    std::copy(bytes.begin(), bytes.end(), buffer_.expose().begin() + static_cast<long>(used_));
-    used_ += bytes.size();
-    return {};
-  }
-  [[nodiscard]] std::span<const std::uint8_t> bytes() const {
-    return buffer_.expose().first(used_);
-  }
-
- private:
-  crypto::Secret buffer_{kMaxIdentityFile};
-  std::size_t used_ = 0;
-};
-
-// Loads every identity of the given files; passphrase-protected ones are opened first.
-tl::expected<std::vector<crypto::x25519::Identity>, int> load_identities(
-    const FileOptions& options) {
-  std::vector<crypto::x25519::Identity> identities;
-  const PassphraseSource passphrases(options.passphrase_file);
-  for (const auto& file : options.identity_files) {
-    SecretCollector raw;
-    auto read = read_chunks(file, [&](std::span<const std::uint8_t> bytes) {
-      if (auto added = raw.add(bytes); !added) {
-        return tl::expected<void, std::string>(tl::unexpect,
-                                               file.string() + ": " + added.error().message);
-      }
-      return tl::expected<void, std::string>{};
-    });
-    if (!read) return tl::unexpected(report(kFailure, read.error()));
-    const std::string_view start(reinterpret_cast<const char*>(raw.bytes().data()),
-                                 std::min<std::size_t>(raw.bytes().size(), 32));
-    std::optional<SecretCollector> opened;
-    if (start.starts_with("age-encryption.org/") || age::looks_armored(raw.bytes())) {
-      auto passphrase = passphrases.read("Passphrase for identity file " + file.string());
-      if (!passphrase) return tl::unexpected(report(kFailure, passphrase.error()));
-      const crypto::scrypt::Identity unlock(std::move(*passphrase));
-      const age::Identity* unlocks[] = {&unlock};
-      opened.emplace();
-      DecryptPipeline pipeline(
-          unlocks, [&](std::span<const std::uint8_t> bytes) { return opened->add(bytes); });
-      auto done = pipeline.write(raw.bytes());
-      if (done) done = pipeline.finish();
-      if (!done) {
-        const bool wrong = done.error().code == Errc::no_match;
-        return tl::unexpected(
-            report(kFailure,
-                   file.string() + ": " +
-                       (wrong ? "wrong passphrase for this identity file" : done.error().message)));
-      }
-    }
-    auto parsed = crypto::x25519::parse_identity_file(opened ? opened->bytes() : raw.bytes());
-    if (!parsed) {
-      return tl::unexpected(report(kFailure, file.string() + ": " + parsed.error().message));
-    }
-    for (auto& identity : *parsed) identities.push_back(std::move(identity));
-  }
-  return identities;
 }
 
 }  // namespace
@@ -225,8 +112,8 @@ int file_encrypt(const FileOptions& options) {
 }
 
 int file_decrypt(const FileOptions& options) {
-  auto loaded = load_identities(options);
-  if (!loaded) return loaded.error();
+  auto loaded = load_identities(options.identity_files, PassphraseSource(options.passphrase_file));
+  if (!loaded) return report(kFailure, loaded.error());
   std::vector<std::unique_ptr<age::Identity>> owned;
   for (auto& identity : *loaded) {
     owned.push_back(std::make_unique<crypto::x25519::Identity>(std::move(identity)));

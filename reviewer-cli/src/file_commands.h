@@ -6,19 +6,9 @@
 #include <string>
 #include <vector>
 
-namespace tipline::review {
+#include "exit_codes.h"
 
-// Exit codes, documented in --help.
-enum ExitCode : int {
-  kSuccess = 0,
-  kFailure = 1,
-  kUsage = 2,
-  kNoIdentityMatched = 10,
-  kMalformedHeader = 11,
-  kMalformedArmor = 12,
-  kHeaderMacMismatch = 13,
-  kPayloadCorrupt = 14,
-};
+namespace tipline::review {
 
 struct FileOptions {
   std::filesystem::path input;   // empty: standard input

@@ -349,6 +349,11 @@ std::string date_text(sys_days day) {
   return text.data();
 }
 
+bool is_sealed_to(std::span<const std::uint8_t> file_start, std::size_t recipients) {
+  const auto header = crypto::age::Header::parse(file_start);
+  return header && *header && crypto::age::check_x25519_stanzas((*header)->header, recipients);
+}
+
 std::vector<const crypto::age::Recipient*> age_recipients(const Bundle& bundle) {
   std::vector<const crypto::age::Recipient*> recipients;
   recipients.reserve(bundle.recipients.size());

@@ -96,6 +96,11 @@ struct Signed {
 [[nodiscard]] bool expired(const Bundle& bundle, std::chrono::sys_days today);
 // A date as bundles write it, YYYY-MM-DD.
 [[nodiscard]] std::string date_text(std::chrono::sys_days day);
+// Whether `file_start`, the first bytes of an age file (at least its header, or all of a
+// shorter file), is sealed to `recipients` recipients as reports, attachments and notes
+// must be: a well-formed header whose X25519 stanzas number exactly that, and no other
+// stanza. The server holds no identity, so it can check no more.
+[[nodiscard]] bool is_sealed_to(std::span<const std::uint8_t> file_start, std::size_t recipients);
 // The recipients to seal to, borrowed from the bundle.
 [[nodiscard]] std::vector<const crypto::age::Recipient*> age_recipients(const Bundle& bundle);
 

@@ -7,14 +7,11 @@
 #include <vector>
 
 namespace tipline::server {
-namespace {
 
 std::int64_t seconds_now() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::seconds>(now).count();
 }
-
-}  // namespace
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> random(bytes);

@@ -19,6 +19,8 @@ namespace tipline::server {
 // Whether `text` is exactly `digits` lower-case hex digits.
 [[nodiscard]] bool is_lower_hex(std::string_view text, std::size_t digits);
 
+// Seconds since 1970-01-01 UTC: exact, so only for reviewer actions, never a source's.
+[[nodiscard]] std::int64_t seconds_now();
 // Days and hours since 1970-01-01 UTC.
 [[nodiscard]] std::int64_t today();
 [[nodiscard]] std::int64_t current_hour();

@@ -11,6 +11,7 @@
 
 #include "bundle.h"
 #include "database_commands.h"
+#include "reviewers_command.h"
 #include "tipline/config/config.h"
 #include "tipline/crypto/secret.h"
 #include "tipline/server/server.h"
@@ -70,6 +71,15 @@ install accepts only a bundle signed by the root public key at recipients.root_p
 (default: organisation-root.pub beside the configuration), not yet expired, and of a
 version above the installed one. It opens the database for writing: stop the server
 first. Until a bundle is installed the tip line accepts no reports.)";
+
+constexpr const char* kReviewersFooter =
+    R"text(Reviewers use the reviewer API (the [reviewer] listener) with tipline-review. Each has an
+online Ed25519 signing key, separate from their offline decryption identity: `tipline-review
+init` makes it and prints its public half, 44 base64 characters, for `add --key`. A reviewer
+may triage, annotate, download and delete submissions; an admin may also read the audit
+log. Disabled reviewers stay in the database, since their notes and audit entries name them,
+and their ids are never reused. These commands work while the server runs: it reads
+reviewers for every request. Each change is also an audit log entry by "(server admin)".)text";
 
 int report(const std::string& message) {
   std::cerr << "tipline-server: " << message << '\n';
@@ -219,6 +229,49 @@ int main(int argc, char** argv) {
       ->required()
       ->type_name("FILE");
 
+  auto* reviewers = app.add_subcommand(
+      "reviewers", "Register, list and disable the reviewers that may use the reviewer API");
+  reviewers->footer(kReviewersFooter);
+  reviewers->require_subcommand(1);
+  const auto add_reviewers_command = [&](const char* name, const char* description) {
+    auto* command = reviewers->add_subcommand(name, description);
+    command->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")
+        ->required()
+        ->type_name("FILE");
+    return command;
+  };
+  std::string reviewer_id;
+  std::string reviewer_key;
+  std::string reviewer_role = "reviewer";
+  bool as_json = false;
+  auto* reviewers_add = add_reviewers_command(
+      "add", "Register a reviewer by id and signing public key (works while the server runs)");
+  reviewers_add
+      ->add_option("ID", reviewer_id,
+                   "Reviewer id, 1 to 64 of A-Z a-z 0-9 . _ - (the keyid of their requests)")
+      ->required();
+  reviewers_add
+      ->add_option("--key", reviewer_key,
+                   "Their Ed25519 signing public key: the 44 base64 characters `tipline-review "
+                   "init` prints")
+      ->required()
+      ->type_name("PUBLIC_KEY");
+  reviewers_add
+      ->add_option("--role", reviewer_role,
+                   "reviewer (default) or admin (may also read the audit log)")
+      ->check(CLI::IsMember({"reviewer", "admin"}))
+      ->type_name("ROLE");
+  auto* reviewers_list = add_reviewers_command(
+      "list", "Print every reviewer: id, role, enabled or disabled, when added, signing key");
+  reviewers_list->add_flag("--json", as_json,
+                           "Print one JSON object {\"reviewers\":[{\"id\",\"role\",\"disabled\","
+                           "\"added_at\",\"key\"}, ...]} instead of a table");
+  auto* reviewers_disable = add_reviewers_command(
+      "disable",
+      "Disable a reviewer: the API refuses their requests from now on (works while the server "
+      "runs)");
+  reviewers_disable->add_option("ID", reviewer_id, "Reviewer id")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -282,6 +335,18 @@ int main(int argc, char** argv) {
                   *config, bundle_file,
                   signature->count() > 0 ? signature_file : bundle_file + ".minisig", std::cout)
             : bundle::show(*config, std::cout);
+    return done ? 0 : report(done.error().message);
+  }
+  if (*reviewers) {
+    namespace commands = tipline::server::reviewers;
+    tl::expected<void, tipline::server::Error> done;
+    if (*reviewers_add) {
+      done = commands::add(*config, reviewer_id, reviewer_key, reviewer_role, std::cout);
+    } else if (*reviewers_list) {
+      done = commands::list(*config, as_json, std::cout);
+    } else {
+      done = commands::disable(*config, reviewer_id, std::cout);
+    }
     return done ? 0 : report(done.error().message);
   }
   if (*check) {

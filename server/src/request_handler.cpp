@@ -6,6 +6,7 @@
 #include <array>
 #include <boost/beast/http/field.hpp>
 #include <boost/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "bundle.h"
 #include "pages.h"
 #include "report_form.h"
+#include "reviewer_api.h"
 #include "sources.h"
 #include "submissions.h"
 #include "uploads.h"
@@ -46,13 +48,14 @@ std::string error_body(http::status status) {
   return std::string("{\"error\":\"") + std::string(http::obsolete_reason(status)) + "\"}";
 }
 
-// The routes and the methods each takes. A path not listed takes GET, HEAD and POST, so
-// that it answers 404 rather than 405. A path ending in '/' matches every path below it.
+// The routes of each side and the methods each takes. A path not listed takes GET, HEAD and
+// POST, so that it answers 404 rather than 405. A path ending in '/' matches every path
+// below it. The reviewer API's own paths are reviewer_api::target_of's.
 struct Route {
   std::string_view path;
   std::string_view allow;
 };
-constexpr std::array kRoutes = {
+constexpr std::array kSourceRoutes = {
     Route{"/", "GET, HEAD"},
     Route{"/healthz", "GET, HEAD"},
     Route{"/static/style.css", "GET, HEAD"},
@@ -66,14 +69,25 @@ constexpr std::array kRoutes = {
     Route{uploads::kCollection, "OPTIONS, POST"},
     Route{uploads::kItemPrefix, "OPTIONS, HEAD, PATCH, DELETE"},
 };
+constexpr std::array kReviewerRoutes = {
+    Route{"/healthz", "GET, HEAD"},
+    Route{"/api/v1/keys", "GET, HEAD"},
+};
 constexpr std::string_view kUnknownPathMethods = "GET, HEAD, POST";
 
-std::string_view allowed_methods(std::string_view path) {
-  const auto* route = std::find_if(kRoutes.begin(), kRoutes.end(), [&](const Route& candidate) {
+std::string_view allowed_methods(Side side, std::string_view path) {
+  if (side == Side::reviewer) {
+    if (const auto target = reviewer_api::target_of(path)) {
+      return reviewer_api::allowed_methods(target->endpoint);
+    }
+  }
+  const std::span<const Route> routes =
+      side == Side::source ? std::span<const Route>(kSourceRoutes) : kReviewerRoutes;
+  const auto route = std::find_if(routes.begin(), routes.end(), [&](const Route& candidate) {
     return candidate.path == path || (candidate.path.size() > 1 && candidate.path.ends_with('/') &&
                                       path.starts_with(candidate.path));
   });
-  return route == kRoutes.end() ? kUnknownPathMethods : route->allow;
+  return route == routes.end() ? kUnknownPathMethods : route->allow;
 }
 
 bool allows(std::string_view allow, http::verb method) {
@@ -99,11 +113,19 @@ Response method_not_allowed(unsigned version, std::string_view allow,
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-BodyPlan plan_body(http::verb method, std::string_view target, const config::Limits& limits) {
+BodyPlan plan_body(Side side, http::verb method, std::string_view target,
+                   const config::Limits& limits) {
   BodyPlan plan;
   const std::string_view path = path_of(target);
-  plan.allow = allowed_methods(path);
+  plan.allow = allowed_methods(side, path);
   plan.method_allowed = allows(plan.allow, method);
+  if (side == Side::reviewer) {
+    const auto api = reviewer_api::target_of(path);
+    plan.body_limit = api                          ? reviewer_api::body_limit(api->endpoint, limits)
+                      : method == http::verb::post ? limits.body_bytes
+                                                   : 0;
+    return plan;
+  }
   if (method == http::verb::patch && path.starts_with(uploads::kItemPrefix)) {
     plan.body_limit = limits.upload_bytes;
     plan.streamed = true;
@@ -210,7 +232,7 @@ void handle_request(Request request, const RequestContext& context, Services& se
   const std::string_view path = path_of({request.target().data(), request.target().size()});
   const bool head = request.method() == http::verb::head;
   const unsigned version = request.version();
-  const std::string_view allow = allowed_methods(path);
+  const std::string_view allow = allowed_methods(context.side, path);
   if (!allows(allow, request.method())) {
     return respond(method_not_allowed(version, allow, context));
   }
@@ -241,6 +263,11 @@ void handle_request(Request request, const RequestContext& context, Services& se
             respond(
                 json_response(outcome.status, version, std::move(outcome.body), false, context));
           });
+    }
+  } else {
+    if (path == "/api/v1/keys") return respond(serve_keys(version, head, context, services));
+    if (reviewer_api::target_of(path)) {
+      return reviewer_api::handle(request, context, services, std::move(respond));
     }
   }
   respond(json_response(http::status::not_found, version, error_body(http::status::not_found), head,

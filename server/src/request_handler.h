@@ -79,8 +79,10 @@ struct BodyPlan {
 // The path of a request target: the part before any query.
 [[nodiscard]] std::string_view path_of(std::string_view target);
 
-[[nodiscard]] BodyPlan plan_body(boost::beast::http::verb method, std::string_view target,
-                                 const config::Limits& limits);
+// Each side has its own routes: the source listener answers 404 to reviewer API paths and
+// the reviewer listener to source paths (only /healthz and /api/v1/keys are on both).
+[[nodiscard]] BodyPlan plan_body(Side side, boost::beast::http::verb method,
+                                 std::string_view target, const config::Limits& limits);
 
 // Every response, errors included, carries the security headers and a prepared payload.
 // `respond` is called exactly once.

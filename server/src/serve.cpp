@@ -260,8 +260,8 @@ class HttpSession final : public Session {
     buffer_.consume(header_bytes);
 
     const auto& header = parser_->get();
-    const BodyPlan plan =
-        plan_body(header.method(), {header.target().data(), header.target().size()}, limits_);
+    const BodyPlan plan = plan_body(context_.side, header.method(),
+                                    {header.target().data(), header.target().size()}, limits_);
     if (!plan.method_allowed) {
       // The body is never read, so the connection cannot carry another request.
       Response response =

@@ -14,7 +14,6 @@
 #include "bundle.h"
 #include "identifiers.h"
 #include "sources.h"
-#include "tipline/crypto/age.h"
 #include "tipline/storage/blobs.h"
 #include "tipline/storage/store.h"
 
@@ -257,10 +256,8 @@ void accept(std::string_view json_body, const config::Limits& limits,
   if (report.size() > limits.report_bytes) {
     return done(refusal(http::status::payload_too_large, "the report is larger than allowed"));
   }
-  const auto header = crypto::age::Header::parse(
-      {reinterpret_cast<const std::uint8_t*>(report.data()), report.size()});
-  if (!header || !*header ||
-      !crypto::age::check_x25519_stanzas((*header)->header, current.recipients.size())) {
+  if (!bundle::is_sealed_to({reinterpret_cast<const std::uint8_t*>(report.data()), report.size()},
+                            current.recipients.size())) {
     return done(refusal(http::status::bad_request,
                         "the report is not an age file sealed to the current recipients"));
   }

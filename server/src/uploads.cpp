@@ -285,9 +285,8 @@ tl::expected<bool, storage::Error> is_sealed(storage::Database& db, storage::Blo
   std::vector<std::byte> start(std::min<std::uint64_t>(length, crypto::age::kMaxHeaderBytes));
   auto read = storage::read_blob(db, blob, 0, start);
   if (!read) return tl::unexpected(read.error());
-  const auto header =
-      crypto::age::Header::parse({reinterpret_cast<const std::uint8_t*>(start.data()), *read});
-  return header && *header && crypto::age::check_x25519_stanzas((*header)->header, recipients);
+  return bundle::is_sealed_to({reinterpret_cast<const std::uint8_t*>(start.data()), *read},
+                              recipients);
 }
 
 // Inside a write transaction: appends `bytes` at `offset`, the offset they were sent for.

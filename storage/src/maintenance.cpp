@@ -136,6 +136,7 @@ constexpr const char* kUnownedBlobs =
 
 constexpr const char* kExpiredDrafts = "DELETE FROM drafts WHERE expires_hour <= ?;";
 constexpr const char* kExpiredUploads = "DELETE FROM uploads WHERE expires_hour <= ?;";
+constexpr const char* kExpiredNonces = "DELETE FROM signature_nonces WHERE expires_at <= ?;";
 
 }  // namespace
 
@@ -209,14 +210,18 @@ tl::expected<void, Error> rekey(const fs::path& database, const crypto::Secret& 
 tl::expected<ExpiredCounts, Error> drop_expired(Database& db, std::int64_t now) {
   constexpr std::int64_t kSecondsPerHour = 3600;
   ExpiredCounts counts;
-  for (auto [counter, sql] : {std::pair{&ExpiredCounts::drafts, kExpiredDrafts},
-                              std::pair{&ExpiredCounts::uploads, kExpiredUploads}}) {
-    auto statement = db.prepare(sql);
+  struct Step {
+    std::int64_t ExpiredCounts::*counter = nullptr;
+    const char* sql = nullptr;
+    std::int64_t parameter = 0;
+  };
+  for (const Step& step : {Step{&ExpiredCounts::drafts, kExpiredDrafts, now / kSecondsPerHour},
+                           Step{&ExpiredCounts::uploads, kExpiredUploads, now / kSecondsPerHour},
+                           Step{&ExpiredCounts::nonces, kExpiredNonces, now}}) {
+    auto statement = db.prepare(step.sql);
     if (!statement) return tl::unexpected(statement.error());
-    if (auto ran = statement->bind(now / kSecondsPerHour).run(); !ran) {
-      return tl::unexpected(ran.error());
-    }
-    counts.*counter = db.changes();
+    if (auto ran = statement->bind(step.parameter).run(); !ran) return tl::unexpected(ran.error());
+    counts.*step.counter = db.changes();
   }
   return counts;
 }
@@ -260,7 +265,7 @@ tl::expected<PurgeCounts, Error> purge(const fs::path& database, const crypto::S
       // Only finished blobs: an unfinished one without an owner may be a form post that a
       // live server is still receiving (drop_abandoned_blobs takes those at server start).
       Step{&PurgeCounts::blobs, kUnownedBlobs, 1},
-      Step{&PurgeCounts::nonces, "DELETE FROM signature_nonces WHERE expires_at <= ?;", policy.now},
+      Step{&PurgeCounts::nonces, kExpiredNonces, policy.now},
   };
 
   PurgeCounts counts;

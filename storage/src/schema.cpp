@@ -186,7 +186,16 @@ ALTER TABLE blobs ADD COLUMN sealed_to_bundle INTEGER REFERENCES bundles(version
 CREATE INDEX blobs_by_bundle ON blobs(sealed_to_bundle);
 )sql";
 
-constexpr std::array kMigrations = {kSources, kReviewers, kBundles};
+// 4: what a reviewer's sync needs to drop its copy of a deleted submission. The change
+// number comes from counters.change_seq, like a submission's, so one cursor covers both.
+constexpr const char* kDeletions = R"sql(
+CREATE TABLE deletions (
+  change_seq INTEGER PRIMARY KEY,
+  public_id  TEXT NOT NULL
+);
+)sql";
+
+constexpr std::array kMigrations = {kSources, kReviewers, kBundles, kDeletions};
 
 }  // namespace
 

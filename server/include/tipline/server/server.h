@@ -16,6 +16,7 @@ enum class Errc {
   database,  // the database or its key cannot be opened
   tls,       // the certificate or private key cannot be loaded or made
   listen,    // a listener cannot bind
+  input,     // an administrator's argument is malformed or conflicts with what is stored
 };
 
 struct Error {

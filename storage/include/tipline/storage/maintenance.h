@@ -59,10 +59,13 @@ struct PurgeCounts {
 struct ExpiredCounts {
   std::int64_t drafts = 0;   // with their unfinished uploads
   std::int64_t uploads = 0;  // of drafts still open
+  std::int64_t nonces = 0;   // request-signature nonces past their expiry
 };
 
-// Inside a write on a live store (the server runs it every hour): drops the drafts and
-// uploads whose expiry hour has come. `now` in seconds since 1970-01-01 UTC.
+// Inside a write on a live store (the server runs it every ten minutes): drops the drafts
+// and uploads whose expiry hour has come, and the request-signature nonces whose expiry
+// time has come (a request that old is refused as stale anyway). `now` in seconds since
+// 1970-01-01 UTC.
 [[nodiscard]] tl::expected<ExpiredCounts, Error> drop_expired(Database& db, std::int64_t now);
 
 // Inside a write, before anything else writes (the server runs it at start): drops blobs
