@@ -334,13 +334,14 @@ tl::expected<Page, std::string> parse_page(std::string_view target) {
     query.remove_prefix(std::min(end + 1, query.size()));
     const std::size_t equals = pair.find('=');
     const std::string_view name = pair.substr(0, equals);
-    const auto value =
-        equals == std::string_view::npos ? std::nullopt : whole_number(pair.substr(equals + 1));
-    if (name == "since" && !since_seen && value) {
-      page.since = *value;
+    // -1: no value, or not a whole number (an optional here trips GCC 12's -O3 analysis).
+    const std::int64_t value =
+        equals == std::string_view::npos ? -1 : whole_number(pair.substr(equals + 1)).value_or(-1);
+    if (name == "since" && !since_seen && value >= 0) {
+      page.since = value;
       since_seen = true;
-    } else if (name == "limit" && !limit_seen && value && *value >= 1 && *value <= kMaxPage) {
-      page.limit = *value;
+    } else if (name == "limit" && !limit_seen && value >= 1 && value <= kMaxPage) {
+      page.limit = value;
       limit_seen = true;
     } else {
       return tl::unexpected(std::string(
