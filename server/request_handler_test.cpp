@@ -206,10 +206,19 @@ TEST(RequestHandler, EachSideAnswers404ToTheOtherSidesPaths) {
     EXPECT_EQ(call(http::verb::get, path).result(), http::status::not_found) << path;
   }
   EXPECT_EQ(call(Request(http::verb::get, "/healthz", 11), reviewer).result(), http::status::ok);
-  // A reviewer path without a signature: refused before anything else.
-  const Response unsigned_whoami = call(Request(http::verb::get, "/api/v1/whoami", 11), reviewer);
+  // A reviewer path without a signature: refused before anything else but the Host check.
+  Request whoami(http::verb::get, "/api/v1/whoami", 11);
+  whoami.set(http::field::host, "reviewers.example:8444");
+  const Response unsigned_whoami = call(whoami, reviewer);
   EXPECT_EQ(unsigned_whoami.result(), http::status::unauthorized);
   EXPECT_EQ(unsigned_whoami.body(), R"({"error":"Unauthorized","reason":"missing signature"})");
+  // A target that is not a path cannot be signed for: 400 on the reviewer side, whatever it
+  // names.
+  for (const char* target : {"https://reviewers.example/api/v1/whoami", "*", "healthz"}) {
+    Request absolute(http::verb::get, target, 11);
+    absolute.set(http::field::host, "reviewers.example");
+    EXPECT_EQ(call(absolute, reviewer).result(), http::status::bad_request) << target;
+  }
 }
 
 TEST(RequestHandler, NoHstsOnPlainHttp) {

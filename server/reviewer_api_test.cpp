@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -189,19 +190,43 @@ class SignedRequests : public ::testing::Test {
   }
 
   Response send(const std::string& nonce, std::int64_t created) {
-    Request request(http::verb::get, "/api/v1/whoami", 11);
-    request.set(http::field::host, "reviewers.example:8444");
-    const std::string digest = signing::content_digest(std::string_view());
+    return send_signed(http::verb::get, "/api/v1/whoami", {}, "reviewers.example:8444", nonce,
+                       created);
+  }
+
+  // Signed for "https://" + host + target, as the server rebuilds it; a nullopt host sends
+  // no Host field.
+  Response send_signed(http::verb method, const std::string& target, const std::string& body,
+                       const std::optional<std::string>& host, const std::string& nonce,
+                       std::int64_t created = now()) {
+    Request request(method, target, 11);
+    if (host) request.set(http::field::host, *host);
+    const std::string digest = signing::content_digest(body);
     const auto fields = signing::sign(
-        key_, "alice", {"GET", "https://reviewers.example:8444/api/v1/whoami", digest}, created,
-        nonce);
+        key_, "alice",
+        {std::string(http::to_string(method)), "https://" + host.value_or("") + target, digest},
+        created, nonce);
     request.set("Content-Digest", digest);
     request.set("Signature-Input", fields.signature_input);
     request.set("Signature", fields.signature);
+    request.body() = body;
+    request.prepare_payload();
     std::promise<Response> answered;
     handle_request(std::move(request), RequestContext{Side::reviewer, true, {}}, *services_,
                    [&](Response response) { answered.set_value(std::move(response)); });
     return answered.get_future().get();
+  }
+
+  static std::int64_t now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void exec(const std::string& sql) {
+    ASSERT_TRUE(
+        store_->write([&](storage::Database& db) { return db.exec(sql); }).get().has_value())
+        << sql;
   }
 
   std::int64_t nonces() {
@@ -245,6 +270,87 @@ TEST_F(SignedRequests, ANonceIsRecordedOnceAndOnlyForAnAdmittedRequest) {
       });
   ASSERT_TRUE(expiry.has_value());
   EXPECT_EQ(*expiry, now + 2 * signing::kMaxSkewSeconds);
+}
+
+TEST(ReviewerApi, TheTargetUriIsAnOriginFormTargetUnderAPlainHost) {
+  for (const char* host :
+       {"reviewers.example", "reviewers.example:8444", "127.0.0.1:8444", "[::1]:8444",
+        "abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion"}) {
+    EXPECT_FALSE(target_uri_problem(host, "/api/v1/whoami")) << host;
+  }
+  for (const std::string& host :
+       {std::string(), std::string("evil/x"), std::string("h?x"), std::string("h#x"),
+        std::string("user@h"), std::string("h x"), std::string("h\tx"), std::string("h\r\nx"),
+        std::string("h\x7f"), std::string("h\0x", 3), std::string("h\\x"),
+        std::string("h\xc3\xa9")}) {
+    EXPECT_EQ(target_uri_problem(host, "/api/v1/whoami"),
+              "Host must be one host name or address with an optional port")
+        << host;
+  }
+  for (const char* target : {"", "*", "https://h/api/v1/whoami", "api/v1/whoami"}) {
+    EXPECT_EQ(target_uri_problem("h", target), "the request target must be a path (origin-form)")
+        << target;
+  }
+}
+
+TEST_F(SignedRequests, ABadHostOrTargetIs400BeforeTheSignatureAndUsesNoNonce) {
+  const std::string bad_host =
+      R"({"error":"Bad Request","reason":"Host must be one host name or address with an optional port"})";
+  int n = 0;
+  for (const std::optional<std::string>& host : std::vector<std::optional<std::string>>{
+           std::nullopt, "", "reviewers.example/api", "reviewers.example?", "reviewers.example#",
+           "alice@reviewers.example", "reviewers.example :8444"}) {
+    // Signed as the server would rebuild the URL: only the check refuses it.
+    const Response refused =
+        send_signed(http::verb::get, "/api/v1/whoami", {}, host, "h-" + std::to_string(++n));
+    EXPECT_EQ(refused.result(), http::status::bad_request) << host.value_or("(none)");
+    EXPECT_EQ(refused.body(), bad_host) << host.value_or("(none)");
+  }
+  const Response absolute = send_signed(http::verb::get, "https://reviewers.example/api/v1/whoami",
+                                        {}, "reviewers.example", "t-1");
+  EXPECT_EQ(absolute.result(), http::status::bad_request);
+  EXPECT_EQ(
+      absolute.body(),
+      R"json({"error":"Bad Request","reason":"the request target must be a path (origin-form)"})json");
+  EXPECT_EQ(nonces(), 0);
+
+  Request twice(http::verb::get, "/api/v1/whoami", 11);
+  twice.insert(http::field::host, "reviewers.example");
+  twice.insert(http::field::host, "other.example");
+  std::promise<Response> answered;
+  handle_request(std::move(twice), RequestContext{Side::reviewer, true, {}}, *services_,
+                 [&](Response response) { answered.set_value(std::move(response)); });
+  EXPECT_EQ(answered.get_future().get().body(),
+            R"({"error":"Bad Request","reason":"Host must be sent once"})");
+
+  EXPECT_EQ(send_signed(http::verb::get, "/api/v1/whoami", {}, "[::1]:8444", "ok").result(),
+            http::status::ok);
+  EXPECT_EQ(nonces(), 1);
+}
+
+TEST_F(SignedRequests, ANoteWithoutAnInstalledBundleIs503AndUsesItsNonce) {
+  const std::string notes = "/api/v1/review/submissions/" + std::string(32, 'a') + "/notes";
+  const Response refused =
+      send_signed(http::verb::post, notes, "age-encryption.org/v1\n", "reviewers.example", "n-1");
+  EXPECT_EQ(refused.result(), http::status::service_unavailable);
+  EXPECT_EQ(refused.body(),
+            R"({"error":"Service Unavailable","reason":"no recipient bundle installed"})");
+  EXPECT_EQ(nonces(), 1);
+}
+
+TEST_F(SignedRequests, ANoteWhenTheInstalledBundleCannotBeReadIs500AndChangesNothing) {
+  // Not a bundle: the server reads it at start and cannot parse it.
+  exec(
+      "INSERT INTO bundles (version, bytes, signature, installed_at) VALUES (1, x'7b7d', "
+      "'sig', 0);");
+  services_ = std::make_unique<Services>(config_, *store_);
+  ASSERT_FALSE(services_->installed_bundle.has_value());
+  const std::string notes = "/api/v1/review/submissions/" + std::string(32, 'a') + "/notes";
+  const Response failed =
+      send_signed(http::verb::post, notes, "age-encryption.org/v1\n", "reviewers.example", "n-1");
+  EXPECT_EQ(failed.result(), http::status::internal_server_error);
+  EXPECT_EQ(failed.body(), R"({"error":"Internal Server Error"})");
+  EXPECT_EQ(nonces(), 0);
 }
 
 }  // namespace

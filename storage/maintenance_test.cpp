@@ -231,6 +231,44 @@ TEST_F(MaintenanceTest, PurgeDeletesWhatThePolicySaysAndCounts) {
   EXPECT_EQ(again->submissions, 0);
 }
 
+// A reviewer's sync learns of a purged submission as of one deleted through the API.
+TEST_F(MaintenanceTest, PurgedSubmissionsLeaveDeletionEntriesWithNewChangeNumbers) {
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    ASSERT_OK(store
+                  ->write([](Database& db) {
+                    return db.exec("UPDATE counters SET value = 7 WHERE name = 'change_seq';");
+                  })
+                  .get());
+  }
+  RetentionPolicy policy;
+  policy.older_than_days = 20;  // s2, s3 and s4 go
+  policy.now = kToday * kSecondsPerDay;
+  const auto counts = purge(database_, key_, policy);
+  ASSERT_OK(counts);
+  EXPECT_EQ(counts->submissions, 3);
+
+  auto db = Database::open(database_, key_, Database::Mode::open_existing);
+  ASSERT_OK(db);
+  auto deleted = db->prepare(
+      "SELECT group_concat(public_id, ' ') FROM (SELECT public_id FROM deletions "
+      "ORDER BY public_id);");
+  ASSERT_OK(deleted);
+  const auto row = deleted->step();
+  ASSERT_OK(row);
+  ASSERT_TRUE(*row);
+  EXPECT_EQ(deleted->is_null(0) ? std::string() : deleted->text(0), "s2 s3 s4");
+  // One new number each, above every number given before.
+  const auto numbered =
+      count_rows(*db, "SELECT count(DISTINCT change_seq) FROM deletions WHERE change_seq > 7;");
+  ASSERT_OK(numbered);
+  EXPECT_EQ(*numbered, 3);
+  const auto counter = count_rows(*db, "SELECT value FROM counters WHERE name = 'change_seq';");
+  ASSERT_OK(counter);
+  EXPECT_EQ(*counter, 10);
+}
+
 TEST_F(MaintenanceTest, ALiveStoreDropsExpiredDraftsUploadsAndNoncesAndAtStartAbandonedBlobs) {
   auto store = open_store();
   ASSERT_TRUE(store);

@@ -407,6 +407,44 @@ TEST_F(ReviewerApiTest, NotesAreStoredAndADeletionLeavesATombstone) {
   EXPECT_FALSE(contains(server_.log(), "checkpoint_after_delete_failed")) << server_.log();
 }
 
+TEST_F(ReviewerApiTest, ARetentionPurgeShowsAsADeletionInTheChanges) {
+  std::string ciphertext;
+  const std::string kept = submit("My cousin was questioned at the airport.", &ciphertext);
+  const std::string purged = submit("A neighbour reports on the family.", &ciphertext);
+  ASSERT_EQ(alice_
+                .request("POST", "/api/v1/review/submissions/" + kept + "/triage",
+                         R"({"status":"closed"})")
+                .status,
+            200);
+  // Only `purged` is old enough: received yesterday, as far as retention is concerned.
+  {
+    storage::Database db = server_.open_database();
+    auto aged = db.prepare(
+        "UPDATE submissions SET received_day = received_day - 1 "
+        "WHERE public_id = ?;");
+    ASSERT_TRUE(aged.has_value());
+    ASSERT_TRUE(aged->bind(purged).run().has_value());
+  }
+  const Outcome purge = run({kServer, "db", "purge", "--older-than", "1", "--config",
+                             (server_.path() / "tipline.toml").string()},
+                            seconds(60));
+  ASSERT_EQ(purge.exit_code, 0) << purge.err;
+  EXPECT_TRUE(contains(purge.out, "submissions: 1")) << purge.out;
+
+  const HttpResult changes = alice_.request("GET", "/api/v1/review/submissions?since=3");
+  ASSERT_EQ(changes.status, 200) << changes.body;
+  EXPECT_EQ(changes.body, "{\"submissions\":[],\"deleted\":[{\"id\":\"" + purged +
+                              "\",\"change_seq\":4}],\"cursor\":4,\"more\":false}");
+  const HttpResult all = alice_.request("GET", "/api/v1/review/submissions");
+  EXPECT_TRUE(contains(all.body, "\"id\":\"" + kept + "\"")) << all.body;
+  EXPECT_FALSE(contains(all.body, "\"id\":\"" + purged + "\",\"received_day\"")) << all.body;
+  EXPECT_TRUE(all.body.ends_with("\"deleted\":[{\"id\":\"" + purged +
+                                 "\",\"change_seq\":4}],\"cursor\":4,\"more\":false}"))
+      << all.body;
+  // No reviewer acted: no audit entry.
+  EXPECT_FALSE(contains(audit_actions(), "delete")) << audit_actions();
+}
+
 TEST_F(ReviewerApiTest, EverySignatureRefusalIs401AndChangesNothing) {
   std::string ciphertext;
   const std::string id = submit("They know where my brother studies.", &ciphertext);

@@ -232,6 +232,11 @@ void handle_request(Request request, const RequestContext& context, Services& se
   const std::string_view path = path_of({request.target().data(), request.target().size()});
   const bool head = request.method() == http::verb::head;
   const unsigned version = request.version();
+  // Not a path (absolute- or asterisk-form): the reviewer API refuses it with 400, as no
+  // signed URL could be rebuilt from it, rather than call it an unknown path.
+  if (context.side == Side::reviewer && !path.starts_with('/')) {
+    return reviewer_api::handle(request, context, services, std::move(respond));
+  }
   const std::string_view allow = allowed_methods(context.side, path);
   if (!allows(allow, request.method())) {
     return respond(method_not_allowed(version, allow, context));

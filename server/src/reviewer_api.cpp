@@ -71,11 +71,16 @@ Answer refusal(http::status status, std::string_view reason) {
       status, json::object{{"error", text_of(http::obsolete_reason(status))}, {"reason", reason}});
 }
 
-Answer internal_error(const storage::Error& error) {
-  log::operations(log::Level::error, "reviewer_request_failed", {{"error", error.message}});
+// A 500 says nothing of the cause; the log has it.
+Answer server_error() {
   return json_answer(
       http::status::internal_server_error,
       json::object{{"error", text_of(http::obsolete_reason(http::status::internal_server_error))}});
+}
+
+Answer internal_error(const storage::Error& error) {
+  log::operations(log::Level::error, "reviewer_request_failed", {{"error", error.message}});
+  return server_error();
 }
 
 // The reasons of docs/reviewer-api.md, literals so that they may be logged.
@@ -621,7 +626,8 @@ tl::expected<Answer, storage::Error> store_note(storage::Database& db, const Rev
 }
 
 // The submission goes with everything it owns (the schema's cascades and triggers drop its
-// blobs, triage, labels, notes and replies); a deletion entry takes its change number.
+// blobs, triage, labels, notes and replies); the schema's submission_deleted_for_sync
+// trigger gives it a deletion entry with a new change number, as for a retention purge.
 tl::expected<Answer, storage::Error> delete_submission(storage::Database& db,
                                                        const Reviewer& reviewer,
                                                        const std::string& public_id,
@@ -630,15 +636,6 @@ tl::expected<Answer, storage::Error> delete_submission(storage::Database& db,
   if (!found) return tl::unexpected(found.error());
   if (!*found) return refusal(http::status::not_found, "no such submission");
   auto done = run_statement(db, "DELETE FROM submissions WHERE id = ?;", **found);
-  if (done) {
-    done = run_statement(db, "UPDATE counters SET value = value + 1 WHERE name = 'change_seq';");
-  }
-  if (done) {
-    done = run_statement(db,
-                         "INSERT INTO deletions (change_seq, public_id) VALUES "
-                         "((SELECT value FROM counters WHERE name = 'change_seq'), ?);",
-                         public_id);
-  }
   if (done) done = record_audit(db, now, reviewer.id, "delete", public_id, std::nullopt);
   if (!done) return tl::unexpected(done.error());
   return json_answer(http::status::ok, json::object{{"deleted", public_id}});
@@ -830,14 +827,33 @@ tl::expected<void, storage::Error> record_audit(storage::Database& db, std::int6
   return insert->bind(at, reviewer, action, submission, detail).run();
 }
 
+std::optional<std::string_view> target_uri_problem(std::string_view host, std::string_view target) {
+  if (!target.starts_with('/')) return "the request target must be a path (origin-form)";
+  // Only what RFC 3986 allows in a host and port: a '/', '?', '#', '@', space or control
+  // character would let the same signed URL be split differently between Host and target.
+  const auto is_host_character = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("-._~!$&'()*+,;=:[]%").find(c) != std::string_view::npos;
+  };
+  if (host.empty() || !std::all_of(host.begin(), host.end(), is_host_character)) {
+    return "Host must be one host name or address with an optional port";
+  }
+  return std::nullopt;
+}
+
 void handle(const Request& request, const RequestContext& context, Services& services,
             Respond respond) {
   const std::string_view target = text_of(request.target());
-  const std::optional<Target> api = target_of(path_of(target));
   std::function<void(Answer)> finish = [respond = std::move(respond), version = request.version(),
                                         context](Answer answer) {
     respond(to_response(std::move(answer), version, context));
   };
+  // Before anything else: @target-uri is rebuilt from Host and the target.
+  const auto problem = request.count(http::field::host) > 1
+                           ? std::optional<std::string_view>("Host must be sent once")
+                           : target_uri_problem(text_of(request[http::field::host]), target);
+  if (problem) return finish(refusal(http::status::bad_request, *problem));
+  const std::optional<Target> api = target_of(path_of(target));
   if (!api) return finish(refusal(http::status::not_found, "no such path"));
   const std::int64_t now = seconds_now();
   auto caller = authenticate(request, services, now);
@@ -921,9 +937,13 @@ void handle(const Request& request, const RequestContext& context, Services& ser
       const std::string& note = request.body();
       std::optional<Answer> refused;
       if (!installed) {
-        refused = refusal(http::status::internal_server_error, "the tip line cannot read its keys");
-      } else if (!*installed) {
-        refused = refusal(http::status::service_unavailable, bundle::kNotAccepting);
+        // The server's own failure, like storage's: 500, and the nonce stays unused.
+        log::operations(log::Level::error, "reviewer_request_failed",
+                        {{"error", installed.error().message}});
+        return finish(server_error());
+      }
+      if (!*installed) {
+        refused = refusal(http::status::service_unavailable, kNoBundle);
       } else if (!bundle::is_sealed_to(
                      {reinterpret_cast<const std::uint8_t*>(note.data()), note.size()},
                      (*installed)->recipients.size())) {

@@ -28,6 +28,8 @@ inline constexpr std::int64_t kDefaultPage = 500;
 inline constexpr std::int64_t kMaxPage = 1000;
 inline constexpr std::size_t kMaxLabels = 32;           // per submission
 inline constexpr std::size_t kMaxLabelCharacters = 64;  // code points
+// The reason of a note's 503 while no recipient bundle is installed.
+inline constexpr std::string_view kNoBundle = "no recipient bundle installed";
 // Who the audit log names for `tipline-server reviewers` changes.
 inline constexpr std::string_view kServerAdmin = "(server admin)";
 
@@ -47,8 +49,16 @@ struct Target {
 [[nodiscard]] std::string_view allowed_methods(Endpoint endpoint);
 [[nodiscard]] std::uint64_t body_limit(Endpoint endpoint, const config::Limits& limits);
 
-// Answers a request whose path target_of() knows and whose method its endpoint takes;
-// `respond` is called exactly once, possibly on the store's writer thread.
+// Why "https://" + `host` + `target`, the @target-uri a request is verified against, may not
+// be the URL its client signed (the reason of a 400): a target that is not origin-form, or a
+// Host that is empty or holds anything but host name or address characters and a port.
+// nullopt when it is fine.
+[[nodiscard]] std::optional<std::string_view> target_uri_problem(std::string_view host,
+                                                                 std::string_view target);
+
+// Answers a request whose path target_of() knows and whose method its endpoint takes, or
+// whose target is not origin-form (400); `respond` is called exactly once, possibly on the
+// store's writer thread.
 void handle(const Request& request, const RequestContext& context, Services& services,
             Respond respond);
 

@@ -188,11 +188,18 @@ CREATE INDEX blobs_by_bundle ON blobs(sealed_to_bundle);
 
 // 4: what a reviewer's sync needs to drop its copy of a deleted submission. The change
 // number comes from counters.change_seq, like a submission's, so one cursor covers both.
+// A trigger writes the entry, so that every way a submission goes (the reviewer API, the
+// retention purge, anything later) tells the reviewers.
 constexpr const char* kDeletions = R"sql(
 CREATE TABLE deletions (
   change_seq INTEGER PRIMARY KEY,
   public_id  TEXT NOT NULL
 );
+CREATE TRIGGER submission_deleted_for_sync AFTER DELETE ON submissions BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'change_seq';
+  INSERT INTO deletions (change_seq, public_id)
+    VALUES ((SELECT value FROM counters WHERE name = 'change_seq'), OLD.public_id);
+END;
 )sql";
 
 constexpr std::array kMigrations = {kSources, kReviewers, kBundles, kDeletions};
