@@ -189,7 +189,8 @@ int main(int argc, char** argv) {
       app, "note", "Add an encrypted note to a submission",
       "The note (TEXT, or standard input) is padded and sealed on this machine to the\n"
       "recipients of the server's recipient bundle, checked against the root key, so the\n"
-      "server cannot read it.");
+      "server cannot read it. Prefer standard input: TEXT shows in `ps` and in the\n"
+      "shell's history.");
   note->add_option("ID", note_id, "The submission (at least 4 hex digits)")->required();
   note->add_option("TEXT", note_text, "The note (default: read from standard input)");
 

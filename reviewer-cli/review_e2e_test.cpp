@@ -50,6 +50,49 @@ std::string header(const HttpResult& result, std::string_view name) {
   return {};
 }
 
+// The bytes of a hex text.
+std::string from_hex(std::string_view hex) {
+  std::string bytes;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  }
+  return bytes;
+}
+
+// A 1x1 grey JPEG (JFIF, no metadata), as GdkPixbuf saves it.
+const std::string kPlainJpeg = from_hex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300100b0c0e0c0a100e0d0e1211101318281a1816"
+    "16183123251d283a333d3c3933383740485c4e404457453738506d51575f626768673e4d71797064785c6567"
+    "63ffdb0043011112121815182f1a1a2f63423842636363636363636363636363636363636363636363636363"
+    "6363636363636363636363636363636363636363636363636363ffc000110800010001030122000211010311"
+    "01ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400b5100002010303"
+    "020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f024"
+    "33627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a63646566"
+    "6768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7"
+    "b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffc400"
+    "1f0100030101010101010101010000000000000102030405060708090a0bffc400b511000201020404030407"
+    "05040400010277000102031104052131061241510761711322328108144291a1b1c109233352f0156272d10a"
+    "162434e125f11718191a262728292a35363738393a434445464748494a535455565758595a63646566676869"
+    "6a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9"
+    "bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8f9faffda000c030100"
+    "02110311003f0028a28a00ffd9");
+
+// The JPEG above with an Exif APP1 segment (big-endian TIFF) carrying a GPS position: IFD0
+// with one GPSInfo pointer, and a GPS IFD with GPSLatitudeRef "N" and GPSLatitude 52/1
+// 22/1 3123/100, i.e. 52 deg 22' 31.23" N.
+std::string jpeg_with_gps() {
+  const auto u16 = [](unsigned v) { return std::string{char(v >> 8), char(v & 0xff)}; };
+  const auto u32 = [&u16](unsigned v) { return u16(v >> 16) + u16(v & 0xffff); };
+  std::string tiff = "MM" + u16(42) + u32(8);
+  tiff += u16(1) + u16(0x8825) + u16(4) + u32(1) + u32(26) + u32(0);      // IFD0 at 8
+  tiff += u16(2) + u16(1) + u16(2) + u32(2) + std::string("N\0\0\0", 4);  // GPS IFD at 26
+  tiff += u16(2) + u16(5) + u32(3) + u32(56) + u32(0);
+  tiff += u32(52) + u32(1) + u32(22) + u32(1) + u32(3123) + u32(100);  // at 56
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const std::string segment = "\xFF\xE1" + u16(static_cast<unsigned>(payload.size() + 2)) + payload;
+  return kPlainJpeg.substr(0, 2) + segment + kPlainJpeg.substr(2);
+}
+
 class ReviewE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -291,6 +334,34 @@ TEST_F(ReviewE2eTest, AReviewersDayFromSyncToDelete) {
   EXPECT_FALSE(listing(bob).contains(second));
   EXPECT_FALSE(fs::exists(bob / "submissions" / second));
   EXPECT_EQ(review(bob, {"status", second.substr(0, 8), "closed"}).exit_code, 4);
+}
+
+// `decrypt --clean`: the original attachment byte for byte, and beside it mat2's copy
+// without the Exif segment and its GPS position.
+TEST_F(ReviewE2eTest, DecryptCleanStripsGpsFromAJpeg) {
+  if (find_tool("mat2").empty()) GTEST_SKIP() << "mat2 is not installed (Debian package mat2)";
+  const std::string photo = jpeg_with_gps();
+  const std::string gps_bytes = std::string("\0\0\x0C\x33\0\0\0\x64", 8);  // 3123/100
+  ASSERT_TRUE(contains(photo, gps_bytes));
+  const fs::path alice = make_case("alice", "reviewer");
+  const std::string id =
+      submit(R"({"what_happened":"A photo of the car.","country":"NL"})", {photo});
+  ASSERT_FALSE(id.empty());
+  const Outcome synced = review(alice, {"sync"});
+  ASSERT_EQ(synced.exit_code, 0) << synced.err;
+
+  const fs::path out = dir_.path() / "photo";
+  std::vector<std::string> decrypt = {"decrypt", id.substr(0, 8), "--out", out.string(), "--clean"};
+  for (const auto& arg : keys()) decrypt.push_back(arg);
+  const Outcome decrypted = review(alice, decrypt);
+  ASSERT_EQ(decrypted.exit_code, 0) << decrypted.out << decrypted.err;
+  EXPECT_EQ(read_file(out / "attachment-1.jpg"), photo);
+  ASSERT_TRUE(fs::exists(out / "attachment-1.cleaned.jpg")) << decrypted.out << decrypted.err;
+  const std::string cleaned = read_file(out / "attachment-1.cleaned.jpg");
+  EXPECT_TRUE(cleaned.starts_with("\xFF\xD8\xFF")) << "still a JPEG";
+  EXPECT_FALSE(contains(cleaned, "Exif")) << "the Exif segment is still there";
+  EXPECT_FALSE(contains(cleaned, gps_bytes)) << "the GPS latitude is still there";
+  EXPECT_TRUE(contains(decrypted.out, "(metadata removed by mat2)")) << decrypted.out;
 }
 
 TEST_F(ReviewE2eTest, RefusesABundleNotSignedByTheRootKey) {

@@ -1,16 +1,24 @@
 // Unit tests of tipline-review's parts: the case folder and its index, ID prefixes and
 // filters, CSV, report counting, terminal text, file type sniffing, tables, server URLs and
-// the recipient bundle check; and a listing of 10,000 submissions from the index alone.
+// the recipient bundle check; the client's transport and messages and sync's and audit's
+// handling of a hostile or broken server (fake_server.h); and a listing of 10,000
+// submissions from the index alone.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdlib>
 
 #include "case_folder.h"
 #include "client.h"
+#include "command_support.h"
+#include "commands.h"
 #include "csv.h"
 #include "fake_case.h"
+#include "fake_server.h"
 #include "recipient_bundle.h"
 #include "report_counts.h"
 #include "selection.h"
@@ -330,13 +338,291 @@ TEST(ClientTest, NormalisesServerUrls) {
   EXPECT_EQ(normalise_server_url("https://example.org/").value(), "https://example.org");
   EXPECT_EQ(normalise_server_url("https://example.org:443").value(), "https://example.org");
   EXPECT_EQ(normalise_server_url("https://127.0.0.1:8444/").value(), "https://127.0.0.1:8444");
-  EXPECT_EQ(normalise_server_url("https://abc.onion/tipline/").value(),
-            "https://abc.onion/tipline");
+  EXPECT_EQ(normalise_server_url("https://abc.onion/").value(), "https://abc.onion");
+  // Signatures cover the exact URL: a path prefix could never verify.
+  EXPECT_FALSE(normalise_server_url("https://abc.onion/tipline/"));
+  EXPECT_FALSE(normalise_server_url("https://example.org/api"));
   EXPECT_EQ(normalise_server_url("https://[::1]:8444").value(), "https://[::1]:8444");
   EXPECT_FALSE(normalise_server_url("http://example.org"));
   EXPECT_FALSE(normalise_server_url("https://example.org/?x=1"));
   EXPECT_FALSE(normalise_server_url("https://user@example.org"));
   EXPECT_FALSE(normalise_server_url("not a url"));
+}
+
+// A loopback port nothing listens on: bound, then closed.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// An environment variable set for one test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+Client client_for(const std::string& server, const std::optional<fs::path>& ca_file,
+                  const std::string& proxy) {
+  ClientOptions options;
+  options.server = server;
+  options.reviewer = "alice";
+  options.ca_file = ca_file;
+  options.proxy = proxy;
+  options.connect_timeout_seconds = 10;
+  options.stall_timeout_seconds = 10;
+  return {options, crypto::request_signature::SigningKey::generate()};
+}
+
+std::string local_url(int port) { return "https://127.0.0.1:" + std::to_string(port); }
+
+TEST(ClientTest, TheCaseProxyIsTheOnlyRouteWhateverNoProxySays) {
+  const TempDir dir;
+  const testing::FakeServer server(dir.path() / "server.pem", [](const std::string&) {
+    return testing::http_response("200 OK", "", R"({"id":"alice"})");
+  });
+  Request request;
+  request.target = "/api/v1/whoami";
+  // Without a proxy the request reaches the server: the setup works.
+  const auto direct =
+      client_for(local_url(server.port()), dir.path() / "server.pem", "").send(request);
+  ASSERT_TRUE(direct) << direct.error().message;
+  EXPECT_EQ(direct->status, 200);
+  ASSERT_EQ(server.connections(), 1);
+
+  // NO_PROXY='*' must not send a Tor reviewer out directly: the proxy (closed) is the only way.
+  const ScopedEnv upper("NO_PROXY", "*");
+  const ScopedEnv lower("no_proxy", "*");
+  const std::string proxy = "socks5h://127.0.0.1:" + std::to_string(closed_port());
+  const auto proxied =
+      client_for(local_url(server.port()), dir.path() / "server.pem", proxy).send(request);
+  ASSERT_FALSE(proxied);
+  EXPECT_EQ(proxied.error().code, kUnreachable) << proxied.error().message;
+  EXPECT_EQ(server.connections(), 1) << "the request bypassed the proxy";
+}
+
+TEST(ClientTest, ProxiesInTheEnvironmentAreIgnored) {
+  const TempDir dir;
+  // Stands in for a proxy someone set in the environment: it must never be contacted.
+  const testing::FakeServer proxy(dir.path() / "proxy.pem", [](const std::string&) {
+    return testing::http_response("200 Connection established", "", "");
+  });
+  const std::string proxy_url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  const ScopedEnv https("https_proxy", proxy_url.c_str());
+  const ScopedEnv upper_https("HTTPS_PROXY", proxy_url.c_str());
+  const ScopedEnv all("ALL_PROXY", proxy_url.c_str());
+  const ScopedEnv lower_all("all_proxy", proxy_url.c_str());
+  Request request;
+  request.target = "/api/v1/whoami";
+  const auto sent = client_for(local_url(closed_port()), std::nullopt, "").send(request);
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().code, kUnreachable) << sent.error().message;
+  EXPECT_EQ(proxy.connections(), 0) << "an environment proxy was used";
+}
+
+TEST(ClientTest, ServerReasonsReachTheTerminalNeutralised) {
+  const Client client = client_for("https://example.org", std::nullopt, "");
+  const std::string escape = "\xE2\x90\x9B";  // U+241B, the visible stand-in for ESC
+  Response response;
+  response.status = 404;
+  response.body = R"({"error":"Not Found","reason":"gone\u001b[2J\u001b]0;owned\u0007"})";
+  const Failure not_found = client.status_failure(response, "submission 0a1b2c3d");
+  EXPECT_EQ(not_found.code, kNotFound);
+  EXPECT_EQ(not_found.message, "submission 0a1b2c3d: not found on the server (gone" + escape +
+                                   "[2J" + escape + "]0;owned\xE2\x90\x87)");
+
+  response.status = 401;
+  response.body = R"({"reason":"bad\r\nsignature\u009b31m"})";
+  const Failure refused = client.status_failure(response, "the change list");
+  EXPECT_EQ(refused.code, kSignatureRefused);
+  EXPECT_EQ(refused.message.find_first_of("\r\n\x1B"), std::string::npos) << refused.message;
+  EXPECT_EQ(refused.message.find("\xC2\x9B"), std::string::npos) << refused.message;
+
+  response.status = 500;
+  response.body = json::serialize(json::object{{"error", std::string(100000, 'x') + "\x1B"}});
+  const Failure error = client.status_failure(response, "the audit log");
+  EXPECT_EQ(error.code, kServerError);
+  EXPECT_LT(error.message.size(), 400U) << "a long reason is cut";
+  EXPECT_EQ(error.message.find('\x1B'), std::string::npos);
+}
+
+TEST(CommandSupportTest, FailuresAndWarningsAreNeutralisedOnTheirWayOut) {
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(report_failure({kServerError, "the server said \x1B[31mred"}), kServerError);
+  warn("beep\x07");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "tipline-review: the server said \xE2\x90\x9B[31mred\n"
+            "tipline-review: warning: beep\xE2\x90\x87\n");
+}
+
+// The fake case folder (fake_case.h), its server a FakeServer whose certificate it trusts.
+class HostileServerTest : public ::testing::Test {
+ protected:
+  void start(testing::FakeServer::Handler handler) {
+    server_.emplace(dir_.path() / "server.pem", std::move(handler));
+    testing::build_fake_case(dir_.path(), server_->port());
+    fs::copy_file(dir_.path() / "server.pem", case_dir() / "server-ca.pem");
+  }
+  [[nodiscard]] fs::path case_dir() const { return dir_.path() / "case"; }
+  // Requests for targets starting with `prefix`.
+  [[nodiscard]] std::size_t requests_for(std::string_view prefix) const {
+    std::size_t count = 0;
+    for (const std::string& head : server_->requests()) {
+      if (head.starts_with("GET " + std::string(prefix))) ++count;
+    }
+    return count;
+  }
+  // The number after "since=" in a request head.
+  static std::int64_t since(const std::string& head) {
+    const std::size_t at = head.find("since=");
+    return at == std::string::npos ? 0 : std::stoll(head.substr(at + 6));
+  }
+  // Answers with no recipient bundle installed: sync goes on with a warning.
+  static bool is_keys(const std::string& head) { return head.starts_with("GET /api/v1/keys "); }
+  static std::string no_bundle() {
+    return testing::http_response("503 Service Unavailable", "", "{}");
+  }
+
+  const TempDir dir_;
+  std::optional<testing::FakeServer> server_;
+};
+
+TEST_F(HostileServerTest, SyncStopsWhenMorePagesComeWithoutProgress) {
+  // Always "more", the cursor one up and nothing in the page: without a check sync asks
+  // forever (the fake gives up after 50 pages so that a failing test does not hang).
+  std::atomic<int> pages = 0;
+  start([&pages](const std::string& head) {
+    if (is_keys(head)) return no_bundle();
+    const bool more = ++pages < 50;
+    return testing::http_response("200 OK", "",
+                                  R"({"submissions":[],"deleted":[],"cursor":)" +
+                                      std::to_string(since(head) + 1) + R"(,"more":)" +
+                                      (more ? "true" : "false") + "}");
+  });
+  EXPECT_EQ(run_sync(case_dir()), kServerError);
+  EXPECT_EQ(requests_for("/api/v1/review/submissions"), 1U);
+}
+
+TEST_F(HostileServerTest, SyncRefusesACursorThatIsNotThePagesLastChange) {
+  std::atomic<int> pages = 0;
+  start([&pages](const std::string& head) {
+    if (is_keys(head)) return no_bundle();
+    const std::int64_t seq = since(head) + 1;
+    const bool more = ++pages < 50;
+    return testing::http_response(
+        "200 OK", "",
+        R"({"submissions":[],"deleted":[{"id":"abcdef0123456789abcdef0123456789","change_seq":)" +
+            std::to_string(seq) + R"(}],"cursor":)" + std::to_string(seq + 5) + R"(,"more":)" +
+            (more ? "true" : "false") + "}");
+  });
+  EXPECT_EQ(run_sync(case_dir()), kServerError);
+  EXPECT_EQ(requests_for("/api/v1/review/submissions"), 1U);
+}
+
+TEST_F(HostileServerTest, AuditStopsWhenMorePagesComeWithoutProgress) {
+  std::atomic<int> pages = 0;
+  start([&pages](const std::string& head) {
+    const bool more = ++pages < 50;
+    return testing::http_response("200 OK", "",
+                                  R"({"entries":[],"cursor":)" + std::to_string(since(head) + 1) +
+                                      R"(,"more":)" + (more ? "true" : "false") + "}");
+  });
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(run_audit(case_dir(), true), kServerError);
+  ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(requests_for("/api/v1/review/audit"), 1U);
+}
+
+// A resumed download of the first submission's attachment: the case holds its first 100
+// bytes in attachment-1.age.partial, and the server answers the rest as `blob` says.
+class ResumeTest : public HostileServerTest {
+ protected:
+  void start_resume(std::function<std::string(const std::string& whole)> blob) {
+    start([this, blob = std::move(blob)](const std::string& head) {
+      if (is_keys(head)) return no_bundle();
+      if (head.starts_with("GET /api/v1/review/blobs/")) return blob(whole_);
+      return testing::http_response("200 OK", "",
+                                    R"({"submissions":[],"deleted":[],"cursor":)" +
+                                        std::to_string(since(head)) + R"(,"more":false})");
+    });
+    const auto folder = CaseFolder::open(case_dir());
+    ASSERT_TRUE(folder);
+    sealed_ = folder->attachment_file(std::string(testing::kFirstId), 1);
+    whole_ = tipline::testing::read_file(sealed_);
+    ASSERT_GT(whole_.size(), 200U);
+    fs::remove(sealed_);
+    tipline::testing::write_file(partial(), whole_.substr(0, 100));
+  }
+  [[nodiscard]] fs::path partial() const { return sealed_.string() + ".partial"; }
+  [[nodiscard]] std::string tail_range() const {
+    return "Content-Range: bytes 100-" + std::to_string(whole_.size() - 1) + "/" +
+           std::to_string(whole_.size()) + "\r\n";
+  }
+
+  fs::path sealed_;
+  std::string whole_;
+};
+
+TEST_F(ResumeTest, AResumedDownloadCompletes) {
+  start_resume([this](const std::string& whole) {
+    return testing::http_response("206 Partial Content", tail_range(), whole.substr(100));
+  });
+  EXPECT_EQ(run_sync(case_dir()), kSuccess);
+  EXPECT_EQ(tipline::testing::read_file(sealed_), whole_);
+  EXPECT_FALSE(fs::exists(partial()));
+}
+
+TEST_F(ResumeTest, ABrokenTransferLeavesOnlyTheCheckedBytes) {
+  // The right range, cut off after 50 of its bytes.
+  start_resume([this](const std::string& whole) {
+    return testing::http_response("206 Partial Content", tail_range(), whole.substr(100, 50),
+                                  static_cast<long>(whole.size() - 100));
+  });
+  EXPECT_EQ(run_sync(case_dir()), kUnreachable);
+  EXPECT_EQ(tipline::testing::read_file(partial()), whole_.substr(0, 100));
+}
+
+TEST_F(ResumeTest, AnotherRangeIsRefusedBeforeAByteIsWritten) {
+  // The blob's start where its rest was asked for, and then a broken transfer: the check
+  // at the end of the answer never comes.
+  start_resume([](const std::string& whole) {
+    return testing::http_response("206 Partial Content",
+                                  "Content-Range: bytes 0-" + std::to_string(whole.size() - 101) +
+                                      "/" + std::to_string(whole.size()) + "\r\n",
+                                  "garbage garbage garbage", static_cast<long>(whole.size() - 100));
+  });
+  EXPECT_EQ(run_sync(case_dir()), kServerError);
+  EXPECT_EQ(tipline::testing::read_file(partial()), whole_.substr(0, 100));
+}
+
+TEST_F(ResumeTest, AWholeBlobIsRefusedWhenItsRestWasAskedFor) {
+  start_resume([](const std::string& whole) {
+    return testing::http_response("200 OK", "", std::string(whole.size(), 'x'));
+  });
+  EXPECT_EQ(run_sync(case_dir()), kServerError);
+  EXPECT_EQ(tipline::testing::read_file(partial()), whole_.substr(0, 100));
 }
 
 class BundleTest : public ::testing::Test {
@@ -386,10 +672,27 @@ TEST_F(BundleTest, RefusesAnotherKeyAnAlteredBundleOrAnotherVersion) {
   ASSERT_FALSE(wrong_version);
   EXPECT_EQ(wrong_version.error().code, kBundleMismatch);
 
+  // A bundle without its expiry date is malformed.
+  std::string undated = bundle_;
+  undated.replace(undated.find(R"("expires":"2027-05-29",)"), 23, "");
+  const auto no_expiry = parse_keys_answer(answer(undated, signature), nullptr);
+  ASSERT_FALSE(no_expiry);
+  EXPECT_EQ(no_expiry.error().code, kServerError);
+
   // Without a root key nothing is verified, and the result says so.
   const auto unverified = parse_keys_answer(answer(bundle_, signature), nullptr);
   ASSERT_TRUE(unverified);
   EXPECT_FALSE(unverified->verified);
+}
+
+TEST_F(BundleTest, ExpiresOnItsExpiryDayAsOnTheServer) {
+  const auto parsed = parse_keys_answer(answer(bundle_, root_.sign(bytes(bundle_), "c")), nullptr);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->expires, "2027-05-29");
+  EXPECT_FALSE(bundle_expired(*parsed, "2027-05-28"));
+  EXPECT_TRUE(bundle_expired(*parsed, "2027-05-29"));
+  EXPECT_TRUE(bundle_expired(*parsed, "2031-01-01"));
+  EXPECT_EQ(today_utc().size(), 10U);
 }
 
 // `list` reads one index file: 10,000 submissions list without a ciphertext beside them (a

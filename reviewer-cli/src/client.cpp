@@ -6,6 +6,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "terminal_text.h"
+
 namespace tipline::review {
 namespace {
 
@@ -14,6 +16,8 @@ namespace signature = crypto::request_signature;
 
 // Error answers are short; a change list page of 1000 entries stays well below this.
 constexpr std::size_t kMaxCollectedBody = std::size_t{64} << 20;
+// A refusal's reason is a few words; a longer one is cut for the terminal.
+constexpr std::size_t kMaxReasonWidth = 200;
 
 struct CurlDeleter {
   void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
@@ -33,6 +37,8 @@ void global_init() {
 struct Transfer {
   CURL* handle = nullptr;
   const BodySink* sink = nullptr;
+  const HeadCheck* head_check = nullptr;
+  bool head_checked = false;
   Response response;
   std::optional<std::string> sink_error;
   bool too_large = false;
@@ -44,6 +50,16 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
   long status = 0;
   curl_easy_getinfo(transfer.handle, CURLINFO_RESPONSE_CODE, &status);
   if (transfer.sink != nullptr && (status == 200 || status == 206)) {
+    // The headers are complete by the first body byte: judge them before the sink stores
+    // anything, so that bytes of an unwanted answer never land anywhere.
+    if (transfer.head_check != nullptr && !transfer.head_checked) {
+      transfer.head_checked = true;
+      if (auto accepted = (*transfer.head_check)(status, transfer.response.content_range);
+          !accepted) {
+        transfer.sink_error = accepted.error();
+        return 0;
+      }
+    }
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(data);
     if (auto taken = (*transfer.sink)({bytes, length}); !taken) {
       transfer.sink_error = taken.error();
@@ -62,6 +78,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
   auto& transfer = *static_cast<Transfer*>(user);
   const std::string_view line(data, size * count);
+  // A new status line (after a proxy's CONNECT answer or a 1xx): forget the earlier fields.
+  if (line.starts_with("HTTP/")) transfer.response.content_range.clear();
   constexpr std::string_view kName = "content-range:";
   if (line.size() > kName.size()) {
     std::string name(line.substr(0, kName.size()));
@@ -175,15 +193,26 @@ tl::expected<Response, Failure> Client::send(const Request& request) const {
   Transfer transfer;
   transfer.handle = handle.get();
   transfer.sink = request.sink;
+  transfer.head_check = request.head_check;
   std::array<char, CURL_ERROR_SIZE> error_text{};
   CURL* h = handle.get();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(h, CURLOPT_USERAGENT, "tipline-review");
-  // Always set: an empty proxy also keeps libcurl from using one from the environment.
+  // Always set: an empty proxy also keeps libcurl from using one from the environment
+  // (http_proxy, https_proxy, ALL_PROXY).
   curl_easy_setopt(h, CURLOPT_PROXY, options_.proxy.c_str());
-  if (options_.ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file->c_str());
+  // Always set, to "": no host bypasses the proxy. Unset, libcurl reads NO_PROXY/no_proxy
+  // from the environment, and NO_PROXY='*' would send a Tor reviewer out directly, its
+  // DNS resolving the server's name locally.
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+  if (options_.ca_file) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file->c_str());
+    // Only the case's certificate: without this the system CA directory stays trusted
+    // beside it, and any public CA could vouch for the server's name.
+    curl_easy_setopt(h, CURLOPT_CAPATH, nullptr);
+  }
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_seconds);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, options_.stall_timeout_seconds);
@@ -251,7 +280,8 @@ Failure Client::status_failure(const Response& response, std::string_view what) 
     for (const char* key : {"reason", "error"}) {
       if (const json::value* value = body.get_object().if_contains(key);
           value != nullptr && value->is_string() && reason.empty()) {
-        reason = value->get_string();
+        // The server's words reach the terminal: never as control sequences, and short.
+        reason = truncate_to_width(terminal_safe(value->get_string()), kMaxReasonWidth);
       }
     }
   }
@@ -301,9 +331,13 @@ tl::expected<std::string, std::string> normalise_server_url(std::string_view url
   if (!host) return tl::unexpected("the server URL has no host: \"" + text + "\"");
   std::string normal = "https://" + *host;
   if (const auto port = part(CURLUPART_PORT, CURLU_NO_DEFAULT_PORT)) normal += ":" + *port;
-  std::string path = part(CURLUPART_PATH, 0).value_or("/");
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  return normal + path;
+  // The signature covers the exact URL, and the server verifies it against its own routes
+  // (/api/...): behind a path prefix no request would verify.
+  if (const std::string path = part(CURLUPART_PATH, 0).value_or("/"); path != "/") {
+    return tl::unexpected("the server URL must be https://HOST[:PORT], without a path: \"" + text +
+                          "\"");
+  }
+  return normal;
 }
 
 }  // namespace tipline::review

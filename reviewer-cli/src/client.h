@@ -3,9 +3,9 @@
 // Every request is signed with the case's online key in the profile of
 // tipline/crypto/request_signature.h: a fresh random nonce, created = now, and @target-uri
 // the exact URL handed to libcurl. Only https:// is spoken, redirects are not followed, the
-// server certificate is checked against the case's CA file when it has one (else the system
-// store), and the case's proxy (e.g. socks5h://127.0.0.1:9050 for Tor, which also resolves
-// the onion name) replaces any proxy set in the environment.
+// server certificate is checked against the case's CA file alone when it has one (else the
+// system store), and the case's proxy (e.g. socks5h://127.0.0.1:9050 for Tor, which also
+// resolves the onion name) replaces any proxy set in the environment; NO_PROXY is ignored.
 // Thread safety: one Client per thread.
 #pragma once
 
@@ -44,6 +44,10 @@ struct Response {
 // Receives a 200 or 206 response's body as it arrives; an error aborts the transfer and
 // becomes the request's failure (kFailure with its message).
 using BodySink = std::function<tl::expected<void, std::string>(std::span<const std::uint8_t>)>;
+// Judges a 200 or 206 answer's status and Content-Range once, before its first body byte
+// reaches the BodySink; an error aborts the transfer as a sink's error does.
+using HeadCheck =
+    std::function<tl::expected<void, std::string>(long status, std::string_view content_range)>;
 
 struct Request {
   std::string_view method = "GET";
@@ -52,6 +56,7 @@ struct Request {
   std::string_view content_type;  // for a body
   std::string range;              // a Range field value, or empty
   const BodySink* sink = nullptr;
+  const HeadCheck* head_check = nullptr;  // only with a sink
 };
 
 class Client {
@@ -71,7 +76,7 @@ class Client {
 
   // What an unexpected status means for the user, with its exit code: 401 names the
   // server's reason and what to do about it (kSignatureRefused), 403 kForbidden, 404
-  // kNotFound, anything else kServerError.
+  // kNotFound, anything else kServerError. The server's reason goes through terminal_safe.
   [[nodiscard]] Failure status_failure(const Response& response, std::string_view what) const;
 
   [[nodiscard]] const ClientOptions& options() const { return options_; }
@@ -81,9 +86,9 @@ class Client {
   crypto::request_signature::SigningKey key_;
 };
 
-// The server URL normalised as case.json keeps it ("https://host[:port][/prefix]", the
-// default port and a trailing slash dropped). Errors: not an https:// URL, or a URL with a
-// query, fragment or credentials.
+// The server URL normalised as case.json keeps it ("https://host[:port]", the default port
+// and a trailing slash dropped). Errors: not an https:// URL, or a URL with a path, query,
+// fragment or credentials (signatures cover the exact URL, so a path prefix cannot work).
 [[nodiscard]] tl::expected<std::string, std::string> normalise_server_url(std::string_view url);
 
 }  // namespace tipline::review

@@ -7,16 +7,21 @@
 #include <iostream>
 
 #include "selection.h"
+#include "terminal_text.h"
 #include "tipline/crypto/request_signature.h"
 
 namespace tipline::review {
 
+// Messages can carry a server's words or a stranger's file name: neutralised again here, so
+// that no path to the terminal forgets it.
 int report_failure(const Failure& failure) {
-  std::cerr << "tipline-review: " << failure.message << '\n';
+  std::cerr << "tipline-review: " << terminal_safe(failure.message, true) << '\n';
   return failure.code;
 }
 
-void warn(std::string_view message) { std::cerr << "tipline-review: warning: " << message << '\n'; }
+void warn(std::string_view message) {
+  std::cerr << "tipline-review: warning: " << terminal_safe(message, true) << '\n';
+}
 
 tl::expected<CaseFolder, Failure> open_case(const std::filesystem::path& case_dir) {
   auto folder = CaseFolder::open(case_dir);

@@ -151,6 +151,17 @@ bool inside(const fs::path& path, const fs::path& folder) {
   return folder_end == canonical_folder.end();
 }
 
+// Refuses an output path inside the case folder: plaintext must never land there (the
+// folder is copied between machines as ciphertext only). `option` names it in the message.
+tl::expected<void, Failure> outside_case(const fs::path& path, const CaseFolder& folder,
+                                         std::string_view option) {
+  if (!inside(path, folder.root())) return {};
+  return tl::unexpected(Failure{kUsage, path.string() +
+                                            " is inside the case folder, which holds only "
+                                            "ciphertext: choose another " +
+                                            std::string(option)});
+}
+
 // Decrypts every selected report; the first failure stops (export and report are all or
 // nothing, so that no count or table silently leaves a report out).
 template <class Use>
@@ -274,10 +285,8 @@ int run_decrypt(const fs::path& case_dir, const DecryptOptions& options) {
   auto submission = resolve_id(opened->index, options.id);
   if (!submission) return report_failure({kUnknownSubmission, submission.error()});
   const Submission& s = **submission;
-  if (inside(options.out, opened->folder.root())) {
-    return report_failure({kUsage, options.out.string() +
-                                       " is inside the case folder, which holds only "
-                                       "ciphertext: choose another --out folder"});
+  if (auto outside = outside_case(options.out, opened->folder, "--out folder"); !outside) {
+    return report_failure(outside.error());
   }
   std::optional<std::string> mat2;
   if (options.clean) {
@@ -371,6 +380,12 @@ int run_decrypt(const fs::path& case_dir, const DecryptOptions& options) {
 int run_export(const fs::path& case_dir, const ExportOptions& options) {
   auto opened = open_with_index(case_dir);
   if (!opened) return report_failure(opened.error());
+  // Empty: standard output.
+  if (!options.out.empty()) {
+    if (auto outside = outside_case(options.out, opened->folder, "--out file"); !outside) {
+      return report_failure(outside.error());
+    }
+  }
   auto keyring = Keyring::load(opened->folder, options.keys);
   if (!keyring) return report_failure(keyring.error());
   std::vector<std::pair<const Submission*, json::object>> reports;
@@ -426,6 +441,14 @@ int run_export(const fs::path& case_dir, const ExportOptions& options) {
 int run_report(const fs::path& case_dir, const ReportOptions& options) {
   auto opened = open_with_index(case_dir);
   if (!opened) return report_failure(opened.error());
+  // Counts are plaintext too: checked before anything is decrypted.
+  for (const auto& [path, option] :
+       {std::pair{options.csv, "--csv file"}, std::pair{options.html, "--html file"}}) {
+    if (!path) continue;
+    if (auto outside = outside_case(*path, opened->folder, option); !outside) {
+      return report_failure(outside.error());
+    }
+  }
   auto keyring = Keyring::load(opened->folder, options.keys);
   if (!keyring) return report_failure(keyring.error());
   Counts counts;

@@ -1,10 +1,12 @@
 // init, sync, the triage commands and audit: signed requests to the reviewer API.
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -27,6 +29,9 @@ namespace json = boost::json;
 constexpr std::uint64_t kBlobWindow = std::uint64_t{8} << 20;
 constexpr int kPageLimit = 500;
 constexpr std::size_t kMaxNoteBytes = std::size_t{1} << 20;
+// audit holds the whole log in memory; a real one stays far below these.
+constexpr std::size_t kMaxAuditEntries = 1'000'000;
+constexpr std::size_t kMaxAuditBytes = std::size_t{256} << 20;
 
 tl::unexpected<Failure> fail(int code, std::string message) {
   return tl::unexpected(Failure{code, std::move(message)});
@@ -107,16 +112,36 @@ std::uint64_t size_of(const fs::path& file) {
   return ::stat(file.c_str(), &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
 }
 
-// "bytes A-E/SIZE" checked against what was asked for.
-bool content_range_matches(std::string_view range, std::uint64_t first, std::uint64_t size,
-                           std::uint64_t received) {
-  const std::string expected = "bytes " + std::to_string(first) + "-" +
-                               std::to_string(first + received - 1) + "/" + std::to_string(size);
-  return received > 0 && range == expected;
+// How many bytes an answer to `Range: bytes=FIRST-LAST` of a SIZE byte blob must carry: a
+// 206 whose Content-Range is "bytes FIRST-E/SIZE" with E <= LAST carries E - FIRST + 1, a
+// 200 (the whole blob) only when FIRST is 0. Anything else: nullopt.
+std::optional<std::uint64_t> expected_length(long status, std::string_view range,
+                                             std::uint64_t first, std::uint64_t last,
+                                             std::uint64_t size) {
+  if (status == 200) return first == 0 ? std::optional(size) : std::nullopt;
+  if (status != 206) return std::nullopt;
+  const std::string prefix = "bytes " + std::to_string(first) + "-";
+  const std::string suffix = "/" + std::to_string(size);
+  if (!range.starts_with(prefix) || !range.ends_with(suffix) ||
+      range.size() <= prefix.size() + suffix.size()) {
+    return std::nullopt;
+  }
+  const std::string_view end_text =
+      range.substr(prefix.size(), range.size() - prefix.size() - suffix.size());
+  std::uint64_t end = 0;
+  const auto [at, error] = std::from_chars(end_text.data(), end_text.data() + end_text.size(), end);
+  if (error != std::errc() || at != end_text.data() + end_text.size() || end < first ||
+      end > last) {
+    return std::nullopt;
+  }
+  return end - first + 1;
 }
 
 // Downloads one blob into `file` through FILE.partial, by ranges of kBlobWindow bytes, so a
 // broken sync resumes where it stopped. Blobs never change, so a complete file is kept.
+// Only checked bytes stay in FILE.partial: an answer's status and range are judged before
+// its first byte is written, and a failed answer's bytes are cut off again, since the next
+// sync resumes from whatever the file holds.
 tl::expected<void, Failure> download_blob(const Client& client, const fs::path& file,
                                           const BlobRef& blob, Progress& progress) {
   std::error_code ec;
@@ -138,11 +163,22 @@ tl::expected<void, Failure> download_blob(const Client& client, const fs::path& 
   tl::expected<void, Failure> result;
   while (result && offset < blob.size) {
     const std::uint64_t last = std::min(offset + kBlobWindow, blob.size) - 1;
+    std::optional<std::uint64_t> wanted;  // set by the head check
+    bool wrong_range = false;
     std::uint64_t received = 0;
+    const HeadCheck head_check = [&](long status,
+                                     std::string_view range) -> tl::expected<void, std::string> {
+      wanted = expected_length(status, range, offset, last, blob.size);
+      if (!wanted) {
+        wrong_range = true;
+        return tl::unexpected(what + ": the server sent another range than asked for");
+      }
+      return {};
+    };
     const BodySink sink =
         [&](std::span<const std::uint8_t> bytes) -> tl::expected<void, std::string> {
-      if (received + bytes.size() > last - offset + 1) {
-        return tl::unexpected("the server sent more of " + what + " than asked for");
+      if (!wanted || received + bytes.size() > *wanted) {
+        return tl::unexpected(what + ": the server sent more than it announced");
       }
       std::size_t written = 0;
       while (written < bytes.size()) {
@@ -159,27 +195,27 @@ tl::expected<void, Failure> download_blob(const Client& client, const fs::path& 
     request.target = "/api/v1/review/blobs/" + std::to_string(blob.blob);
     request.range = "bytes=" + std::to_string(offset) + "-" + std::to_string(last);
     request.sink = &sink;
+    request.head_check = &head_check;
     auto response = client.send(request);
     if (!response) {
-      result = tl::unexpected(response.error());
-    } else if (response->status == 206 &&
-               content_range_matches(response->content_range, offset, blob.size, received)) {
-      offset += received;
-    } else if (response->status == 200 && offset == 0 && received == blob.size) {
-      offset = blob.size;
-    } else if (response->status == 200 || response->status == 206) {
-      // Keep only what was there before this answer: it was checked when it came.
-      if (::ftruncate(fd, static_cast<off_t>(offset)) != 0) {
-        result = fail(kFailure, partial.string() + ": " + std::strerror(errno));
-      } else {
-        result = fail(kServerError, what + ": the server sent another range than asked for");
-      }
-    } else {
+      result = wrong_range ? fail(kServerError, response.error().message)
+                           : tl::unexpected(response.error());
+    } else if (response->status != 200 && response->status != 206) {
       result = tl::unexpected(client.status_failure(*response, what));
+    } else if (!wanted || received != *wanted) {
+      // An empty answer (no head check ran), or one shorter than its own range.
+      result = fail(kServerError, what + ": the server sent another range than asked for");
     }
     // Durable before the next window, so that a resumed download never trusts lost bytes.
     if (result && ::fsync(fd) != 0) {
       result = fail(kFailure, partial.string() + ": " + std::strerror(errno));
+    }
+    if (result) {
+      offset += received;
+    } else if (::ftruncate(fd, static_cast<off_t>(offset)) != 0) {
+      // Keep only what was there before this answer: it was checked when it came.
+      result = fail(kFailure, partial.string() + ": " + std::strerror(errno) +
+                                  " (delete it before the next sync)");
     }
   }
   ::close(fd);
@@ -255,6 +291,14 @@ tl::expected<std::optional<RecipientBundle>, Failure> refresh_bundle(const Clien
     warn(
         "this case has no organisation root key, so the recipient bundle's signature was not "
         "checked (give --root-key to `tipline-review init`)");
+  }
+  // The server refuses to install an expired bundle; one it still offers is stale (or
+  // replayed), and a note sealed to it may go to recipients who have left.
+  if (bundle_expired(*bundle, today_utc())) {
+    return fail(kBundleMismatch, "the server offers recipient bundle version " +
+                                     std::to_string(bundle->version) + ", which expired on " +
+                                     bundle->expires +
+                                     ": refusing an expired bundle (tell the administrators)");
   }
   if (auto saved = load_saved_bundle(folder); saved && saved->version > bundle->version) {
     return fail(kBundleMismatch, "the server offers recipient bundle version " +
@@ -418,17 +462,31 @@ int run_sync(const fs::path& case_dir) {
     const json::value* more_value = object.if_contains("more");
     if (submissions == nullptr || !submissions->is_array() || deletions == nullptr ||
         !deletions->is_array() || cursor == nullptr || !cursor->is_int64() ||
-        cursor->get_int64() < index->cursor || more_value == nullptr || !more_value->is_bool() ||
-        (more_value->get_bool() && cursor->get_int64() == index->cursor)) {
+        cursor->get_int64() < index->cursor || more_value == nullptr || !more_value->is_bool()) {
       return finish_with({kServerError, "the change list is malformed"});
     }
     std::vector<Submission> changed;
+    std::int64_t highest = index->cursor;
     for (const json::value& entry : submissions->get_array()) {
       auto submission = submission_from_json(entry);
       if (!submission) {
         return finish_with({kServerError, "the change list is malformed: " + submission.error()});
       }
+      highest = std::max(highest, submission->change_seq);
       changed.push_back(std::move(*submission));
+    }
+    for (const json::value& entry : deletions->get_array()) {
+      const json::value* seq =
+          entry.is_object() ? entry.get_object().if_contains("change_seq") : nullptr;
+      if (seq != nullptr && seq->is_int64()) highest = std::max(highest, seq->get_int64());
+    }
+    // A server that answers "more" forever would keep sync asking forever: a page that asks
+    // for another must carry changes and move the cursor to the last of them.
+    if (more_value->get_bool() &&
+        ((changed.empty() && deletions->get_array().empty()) ||
+         cursor->get_int64() <= index->cursor || cursor->get_int64() != highest)) {
+      return finish_with(
+          {kServerError, "the change list is malformed: more pages announced without progress"});
     }
     std::uint64_t page_bytes = 0;
     for (const Submission& submission : changed) page_bytes += missing_bytes(*folder, submission);
@@ -513,20 +571,29 @@ int run_note(const fs::path& case_dir, const std::string& id,
              const std::optional<std::string>& text) {
   auto target = open_target(case_dir, id);
   if (!target) return report_failure(target.error());
-  std::string note = text.value_or("");
+  std::array<char, 4096> buffer{};
+  std::string note;
+  // Room for the whole note up front: a growing string would leave copies of the text in
+  // freed memory that the wipe below cannot reach.
+  note.reserve(text ? text->size() : kMaxNoteBytes + buffer.size());
+  if (text) note.assign(*text);  // into the reserved buffer (assigning a copy would swap it)
   if (!text) {
-    std::array<char, 4096> buffer{};
     while (std::cin.read(buffer.data(), buffer.size()) || std::cin.gcount() > 0) {
       note.append(buffer.data(), static_cast<std::size_t>(std::cin.gcount()));
       if (note.size() > kMaxNoteBytes) break;
     }
   }
-  const auto wipe = [&note] { std::fill(note.begin(), note.end(), '\0'); };
+  // sodium_memzero, unlike std::fill, is never optimised away.
+  const auto wipe = [&note, &buffer] {
+    sodium_memzero(note.data(), note.size());
+    sodium_memzero(buffer.data(), buffer.size());
+  };
   if (note.size() > kMaxNoteBytes) {
     wipe();
     return report_failure({kUsage, "a note is at most 1 MiB"});
   }
   if (note.find_first_not_of(" \t\r\n") == std::string::npos) {
+    wipe();
     return report_failure({kUsage, "the note is empty"});
   }
   auto bundle = refresh_bundle(target->client, target->folder);
@@ -625,6 +692,7 @@ int run_audit(const fs::path& case_dir, bool json_output) {
   if (!client) return report_failure(client.error());
   json::array entries;
   std::int64_t cursor = 0;
+  std::size_t total_bytes = 0;
   for (bool more = true; more;) {
     Request request;
     request.target = "/api/v1/review/audit?since=" + std::to_string(cursor) + "&limit=1000";
@@ -637,13 +705,31 @@ int run_audit(const fs::path& case_dir, bool json_output) {
     const json::value* next = object.if_contains("cursor");
     const json::value* more_value = object.if_contains("more");
     if (list == nullptr || !list->is_array() || next == nullptr || !next->is_int64() ||
-        more_value == nullptr || !more_value->is_bool() ||
-        (more_value->get_bool() && next->get_int64() <= cursor)) {
+        next->get_int64() < cursor || more_value == nullptr || !more_value->is_bool()) {
       return report_failure({kServerError, "the audit log is malformed"});
     }
+    std::int64_t highest = cursor;
     for (const json::value& entry : list->get_array()) {
-      if (!entry.is_object()) return report_failure({kServerError, "the audit log is malformed"});
+      const json::value* id = entry.is_object() ? entry.get_object().if_contains("id") : nullptr;
+      if (id == nullptr || !id->is_int64()) {
+        return report_failure({kServerError, "the audit log is malformed"});
+      }
+      highest = std::max(highest, id->get_int64());
       entries.push_back(entry);
+    }
+    // As for sync: "more" must come with entries and a cursor at the last of them, or a
+    // hostile server keeps audit asking forever.
+    if (more_value->get_bool() && (list->get_array().empty() || next->get_int64() <= cursor ||
+                                   next->get_int64() != highest)) {
+      return report_failure(
+          {kServerError, "the audit log is malformed: more pages announced without progress"});
+    }
+    // Everything is held in memory until printed: bounded, whatever the server sends.
+    total_bytes += body->size();
+    if (entries.size() > kMaxAuditEntries || total_bytes > kMaxAuditBytes) {
+      return report_failure({kServerError, "the audit log is larger than tipline-review accepts (" +
+                                               std::to_string(kMaxAuditEntries) + " entries, " +
+                                               size_text(kMaxAuditBytes) + ")"});
     }
     cursor = next->get_int64();
     more = more_value->get_bool();

@@ -1,6 +1,8 @@
 #include "recipient_bundle.h"
 
+#include <array>
 #include <boost/json.hpp>
+#include <ctime>
 
 namespace tipline::review {
 namespace {
@@ -15,6 +17,15 @@ tl::unexpected<Failure> fail(int code, std::string message) {
 
 tl::unexpected<Failure> malformed(const std::string& why) {
   return fail(kServerError, "the server's recipient bundle is malformed: " + why);
+}
+
+// "YYYY-MM-DD", digits where digits belong (so that dates compare as strings).
+bool is_date(std::string_view text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) return false;
+  }
+  return true;
 }
 
 const json::string* string_at(const json::object& object, std::string_view key) {
@@ -62,6 +73,10 @@ tl::expected<RecipientBundle, Failure> parse_keys_answer(std::string_view answer
   const json::string* format = string_at(*bundle, "format");
   const json::value* version = bundle->if_contains("version");
   const json::value* recipients = bundle->if_contains("recipients");
+  const json::string* expires = string_at(*bundle, "expires");
+  if (expires == nullptr || !is_date(*expires)) {
+    return malformed("\"expires\" must be a YYYY-MM-DD date");
+  }
   if (format == nullptr || *format != kBundleFormat || version == nullptr || !version->is_int64() ||
       version->get_int64() <= 0 || recipients == nullptr || !recipients->is_array() ||
       recipients->get_array().empty()) {
@@ -69,6 +84,7 @@ tl::expected<RecipientBundle, Failure> parse_keys_answer(std::string_view answer
   }
   RecipientBundle result;
   result.version = version->get_int64();
+  result.expires = std::string(*expires);
   if (trusted_comment &&
       *trusted_comment != "tipline-bundle version " + std::to_string(result.version)) {
     return fail(kBundleMismatch, "the recipient bundle's signed comment (\"" + *trusted_comment +
@@ -88,6 +104,19 @@ tl::expected<RecipientBundle, Failure> parse_keys_answer(std::string_view answer
   result.verified = root != nullptr;
   result.answer = answer;
   return result;
+}
+
+bool bundle_expired(const RecipientBundle& bundle, std::string_view today) {
+  return today >= bundle.expires;
+}
+
+std::string today_utc() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  ::gmtime_r(&now, &parts);
+  std::array<char, 16> text{};
+  std::strftime(text.data(), text.size(), "%Y-%m-%d", &parts);
+  return text.data();
 }
 
 tl::expected<std::optional<crypto::minisign::PublicKey>, Failure> load_root_key(

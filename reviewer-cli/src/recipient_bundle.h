@@ -22,6 +22,7 @@ namespace tipline::review {
 
 struct RecipientBundle {
   std::int64_t version = 0;
+  std::string expires;  // "YYYY-MM-DD": from that day (UTC) on the bundle is expired
   std::vector<crypto::x25519::Recipient> recipients;  // never empty
   bool verified = false;  // false only when there is no root key to check it with
   std::string answer;     // the /api/v1/keys answer it came from
@@ -31,6 +32,12 @@ struct RecipientBundle {
 // with `root`, or its trusted comment names another version), kServerError (malformed).
 [[nodiscard]] tl::expected<RecipientBundle, Failure> parse_keys_answer(
     std::string_view answer, const crypto::minisign::PublicKey* root);
+
+// Whether the bundle has expired by `today` ("YYYY-MM-DD", UTC), as the server judges it:
+// expired on its "expires" day.
+[[nodiscard]] bool bundle_expired(const RecipientBundle& bundle, std::string_view today);
+// Today's date in UTC, "YYYY-MM-DD".
+[[nodiscard]] std::string today_utc();
 
 // The case's root.pub, or nullopt when the case has none. Errors: kNoCase (unreadable).
 [[nodiscard]] tl::expected<std::optional<crypto::minisign::PublicKey>, Failure> load_root_key(
