@@ -20,7 +20,6 @@ constexpr std::size_t kMaxCollectedBody = std::size_t{64} << 20;
 constexpr std::size_t kMaxReasonWidth = 200;
 
 struct CurlDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
   void operator()(char* text) const { curl_free(text); }
@@ -162,6 +161,8 @@ std::string refusal_advice(std::string_view reason, const std::string& reviewer,
 
 }  // namespace
 
+void Client::EasyHandleDeleter::operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+
 Client::Client(ClientOptions options, signature::SigningKey key)
     : options_(std::move(options)), key_(std::move(key)) {
   global_init();
@@ -169,8 +170,12 @@ Client::Client(ClientOptions options, signature::SigningKey key)
 
 tl::expected<Response, Failure> Client::send(const Request& request) const {
   const std::string url = options_.server + request.target;
-  const CurlPointer<CURL> handle(curl_easy_init());
-  if (!handle) return tl::unexpected(Failure{kFailure, "libcurl cannot start"});
+  if (handle_) {
+    curl_easy_reset(handle_.get());  // keeps the open connection, forgets every option
+  } else {
+    handle_.reset(curl_easy_init());
+    if (!handle_) return tl::unexpected(Failure{kFailure, "libcurl cannot start"});
+  }
 
   const std::string digest = signature::content_digest(request.body);
   const signature::Fields fields =
@@ -191,11 +196,11 @@ tl::expected<Response, Failure> Client::send(const Request& request) const {
   const CurlPointer<curl_slist> headers(raw_headers);
 
   Transfer transfer;
-  transfer.handle = handle.get();
+  transfer.handle = handle_.get();
   transfer.sink = request.sink;
   transfer.head_check = request.head_check;
   std::array<char, CURL_ERROR_SIZE> error_text{};
-  CURL* h = handle.get();
+  CURL* h = handle_.get();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());

@@ -6,8 +6,12 @@
 // server certificate is checked against the case's CA file alone when it has one (else the
 // system store), and the case's proxy (e.g. socks5h://127.0.0.1:9050 for Tor, which also
 // resolves the onion name) replaces any proxy set in the environment; NO_PROXY is ignored.
+// Every request goes through one libcurl handle, so the connection (TLS session, Tor
+// stream) is reused: a handshake per request made sync an order of magnitude slower.
 // Thread safety: one Client per thread.
 #pragma once
+
+#include <curl/curl.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -82,8 +86,15 @@ class Client {
   [[nodiscard]] const ClientOptions& options() const { return options_; }
 
  private:
+  struct EasyHandleDeleter {
+    void operator()(CURL* handle) const;
+  };
+
   ClientOptions options_;
   crypto::request_signature::SigningKey key_;
+  // Reset before each request; what it keeps between requests is the connection cache,
+  // not anything a request sees, so send() stays const.
+  mutable std::unique_ptr<CURL, EasyHandleDeleter> handle_;
 };
 
 // The server URL normalised as case.json keeps it ("https://host[:port]", the default port

@@ -207,7 +207,10 @@ tl::expected<void, Failure> download_blob(const Client& client, const fs::path& 
       result = fail(kServerError, what + ": the server sent another range than asked for");
     }
     // Durable before the next window, so that a resumed download never trusts lost bytes.
-    if (result && ::fsync(fd) != 0) {
+    // A blob's last window is made durable with the rest of its page (sync_to_disk), before
+    // the cursor moves past it: one flush per page instead of one per file.
+    const bool more_windows = offset + received < blob.size;
+    if (result && more_windows && ::fsync(fd) != 0) {
       result = fail(kFailure, partial.string() + ": " + std::strerror(errno));
     }
     if (result) {
@@ -224,6 +227,18 @@ tl::expected<void, Failure> download_blob(const Client& client, const fs::path& 
     return fail(kFailure, file.string() + ": " + std::strerror(errno));
   }
   progress.blob();
+  return {};
+}
+
+// Flushes every file written in the case folder's file system (the page's blobs) at once.
+tl::expected<void, Failure> sync_to_disk(const fs::path& root) {
+  const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::syncfs(fd) != 0) {
+    const std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return fail(kFailure, root.string() + ": cannot flush to disk: " + reason);
+  }
+  ::close(fd);
   return {};
 }
 
@@ -513,7 +528,8 @@ int run_sync(const fs::path& case_dir) {
       if (index->submissions.erase(deleted_id) > 0) ++deleted;
     }
     index->cursor = cursor->get_int64();
-    // The page's blobs are in place: only now may the cursor move past it.
+    // The page's blobs are in place and on disk: only now may the cursor move past it.
+    if (auto flushed = sync_to_disk(folder->root()); !flushed) return finish_with(flushed.error());
     if (auto saved = save_index(*folder, *index); !saved) return finish_with(saved.error());
     more = more_value->get_bool();
   }
