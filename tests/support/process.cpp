@@ -172,12 +172,13 @@ std::vector<std::string> Child::wait_for_lines(const std::string& needle, std::s
 
 std::string Child::stderr_text() const { return read_file(stderr_file_); }
 
-HttpResult https_request(const std::string& url, const fs::path& ca_file,
-                         const std::vector<std::string>& headers, const std::string& post_body,
-                         bool tls12_only) {
+HttpResult http_request(const std::string& method, const std::string& url, const fs::path& ca_file,
+                        const std::vector<std::string>& headers, const std::string& body,
+                        bool tls12_only) {
   HttpResult result;
   CURL* curl = curl_easy_init();
-  curl_slist* list = nullptr;
+  // No "Expect: 100-continue": the server answers it only for streamed bodies.
+  curl_slist* list = curl_slist_append(nullptr, "Expect:");
   for (const auto& header : headers) list = curl_slist_append(list, header.c_str());
   char error[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -188,8 +189,12 @@ HttpResult https_request(const std::string& url, const fs::path& ca_file,
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
-  if (!post_body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  if (!body.empty() || method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   // CURL_SSLVERSION_MAX_TLSv1_2 is CURL_SSLVERSION_TLSv1_2 shifted into the upper half.
   const long tls12 = CURL_SSLVERSION_TLSv1_2;
   const long tls13 = CURL_SSLVERSION_TLSv1_3;
@@ -203,6 +208,13 @@ HttpResult https_request(const std::string& url, const fs::path& ca_file,
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
   return result;
+}
+
+HttpResult https_request(const std::string& url, const fs::path& ca_file,
+                         const std::vector<std::string>& headers, const std::string& post_body,
+                         bool tls12_only) {
+  return http_request(post_body.empty() ? "GET" : "POST", url, ca_file, headers, post_body,
+                      tls12_only);
 }
 
 RawConnection::RawConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {

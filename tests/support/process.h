@@ -84,7 +84,15 @@ struct HttpResult {
   long local_port = 0;  // the client's own port, to prove the server never logs it
 };
 
-// One HTTPS request with libcurl, trusting only ca_file and verifying the host name.
+// One HTTPS request with libcurl, with any method and a body of any bytes (sent when not
+// empty or when the method is POST; never with "Expect: 100-continue"), trusting only
+// ca_file and verifying the host name.
+HttpResult http_request(const std::string& method, const std::string& url,
+                        const std::filesystem::path& ca_file,
+                        const std::vector<std::string>& headers, const std::string& body,
+                        bool tls12_only = false);
+
+// A GET, or a POST when post_body is not empty.
 HttpResult https_request(const std::string& url, const std::filesystem::path& ca_file,
                          const std::vector<std::string>& headers = {},
                          const std::string& post_body = {}, bool tls12_only = false);

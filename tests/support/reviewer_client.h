@@ -23,12 +23,6 @@ std::vector<std::string> signature_headers(const crypto::request_signature::Sign
                                            const std::string& url, const std::string& body,
                                            std::int64_t created, const std::string& nonce);
 
-// One HTTPS request with any method and a body of any bytes (sent when not empty or when the
-// method is POST), trusting only ca_file.
-HttpResult http_request(const std::string& method, const std::string& url,
-                        const std::filesystem::path& ca_file,
-                        const std::vector<std::string>& headers, const std::string& body);
-
 // A reviewer: their id and signing key, and where the reviewer listener is.
 struct ReviewerClient {
   std::string id;
