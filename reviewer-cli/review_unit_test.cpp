@@ -349,19 +349,6 @@ TEST(ClientTest, NormalisesServerUrls) {
   EXPECT_FALSE(normalise_server_url("not a url"));
 }
 
-// A loopback port nothing listens on: bound, then closed.
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // An environment variable set for one test.
 class ScopedEnv {
  public:
@@ -415,7 +402,8 @@ TEST(ClientTest, TheCaseProxyIsTheOnlyRouteWhateverNoProxySays) {
   // NO_PROXY='*' must not send a Tor reviewer out directly: the proxy (closed) is the only way.
   const ScopedEnv upper("NO_PROXY", "*");
   const ScopedEnv lower("no_proxy", "*");
-  const std::string proxy = "socks5h://127.0.0.1:" + std::to_string(closed_port());
+  const std::string proxy =
+      "socks5h://127.0.0.1:" + std::to_string(tipline::testing::closed_loopback_port());
   const auto proxied =
       client_for(local_url(server.port()), dir.path() / "server.pem", proxy).send(request);
   ASSERT_FALSE(proxied);
@@ -436,7 +424,9 @@ TEST(ClientTest, ProxiesInTheEnvironmentAreIgnored) {
   const ScopedEnv lower_all("all_proxy", proxy_url.c_str());
   Request request;
   request.target = "/api/v1/whoami";
-  const auto sent = client_for(local_url(closed_port()), std::nullopt, "").send(request);
+  const auto sent =
+      client_for(local_url(tipline::testing::closed_loopback_port()), std::nullopt, "")
+          .send(request);
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error().code, kUnreachable) << sent.error().message;
   EXPECT_EQ(proxy.connections(), 0) << "an environment proxy was used";

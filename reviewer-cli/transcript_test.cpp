@@ -200,21 +200,6 @@ tipline::testing::Outcome run(const std::vector<std::string>& argv,
   return outcome;
 }
 
-// A loopback port nothing listens on: bound, then closed.
-int closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    throw std::runtime_error("cannot bind a loopback port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 std::vector<std::string> transcript_names() {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(kTranscripts)) {
@@ -229,7 +214,7 @@ class TranscriptTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(TranscriptTest, MatchesTheGoldenFile) {
   const tipline::testing::TempDir dir;
   const std::string tmp = dir.path().string();
-  const int port = closed_port();
+  const int port = tipline::testing::closed_loopback_port();
   testing::build_fake_case(dir.path(), port);
 
   const fs::path file = kTranscripts / (GetParam() + ".txt");

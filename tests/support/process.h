@@ -97,6 +97,9 @@ HttpResult https_request(const std::string& url, const std::filesystem::path& ca
                          const std::vector<std::string>& headers = {},
                          const std::string& post_body = {}, bool tls12_only = false);
 
+// A loopback TCP port nothing listens on (bound, then closed). Throws if none can be bound.
+int closed_loopback_port();
+
 // A plain TCP connection to 127.0.0.1:port for raw HTTP.
 class RawConnection {
  public:
