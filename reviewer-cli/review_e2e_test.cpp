@@ -277,6 +277,16 @@ TEST_F(ReviewE2eTest, AReviewersDayFromSyncToDelete) {
     EXPECT_EQ(mode_of(out / "report.json"), 0600U);
     // A second run refuses to overwrite anything.
     EXPECT_EQ(review(alice, decrypt, offline).exit_code, 1);
+
+    // search decrypts every report and finds the one that mentions the consulate.
+    std::vector<std::string> search = {"search", "CONSULATE", "--json"};
+    for (const auto& arg : keys()) search.push_back(arg);
+    const Outcome found = review(alice, search, offline);
+    ASSERT_EQ(found.exit_code, 0) << found.err;
+    const json::value hits = json::parse(found.out);
+    ASSERT_TRUE(hits.is_array()) << found.out;
+    ASSERT_EQ(hits.as_array().size(), 1U) << found.out;
+    EXPECT_TRUE(contains(json::serialize(hits), first)) << found.out;
   }
 
   // Triage, shared through the server.
