@@ -40,7 +40,8 @@ Exit status:
       another key, this machine's clock off by more than 5 minutes)
   23  the server refused: an admin-only request
   24  the server does not know the submission (deleted meanwhile?)
-  25  the recipient bundle is not signed by the organisation root key
+  25  the recipient bundle fails its check: not signed by the organisation root key,
+      older than one this case has seen, or expired
   26  any other refusal or malformed answer from the server)";
 
 bool is_day(const std::string& text) { return tipline::review::valid_day(text); }

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "base64.h"
 
@@ -76,18 +75,22 @@ std::optional<std::string> take_quoted_token(std::string_view& text) {
   return token;
 }
 
-tl::expected<std::vector<std::uint8_t>, Error> signature_bytes(std::string_view signature) {
+tl::expected<std::array<std::uint8_t, kSignatureBytes>, Error> signature_bytes(
+    std::string_view signature) {
+  static_assert(kSignatureBytes == crypto_sign_BYTES);
   std::string_view text = signature;
   if (!take(text, kLabel) || !take(text, "=:") || !text.ends_with(':')) {
     return failure(Errc::malformed_signature, "Signature is not tipline=:BASE64:");
   }
   text.remove_suffix(1);
   auto bytes = base64::decode(text, base64::Padding::required);
-  if (!bytes || bytes->size() != crypto_sign_BYTES) {
+  std::array<std::uint8_t, kSignatureBytes> array{};
+  if (!bytes || bytes->size() != array.size()) {
     return failure(Errc::malformed_signature,
                    "Signature does not hold a 64-byte Ed25519 signature");
   }
-  return std::move(*bytes);
+  std::copy(bytes->begin(), bytes->end(), array.begin());
+  return array;
 }
 
 }  // namespace
@@ -175,8 +178,7 @@ Fields sign(const SigningKey& key, std::string_view keyid, const Message& messag
   return fields;
 }
 
-tl::expected<Parameters, Error> parse(std::string_view signature_input,
-                                      std::string_view signature) {
+tl::expected<Parsed, Error> parse(std::string_view signature_input, std::string_view signature) {
   std::string_view text = signature_input;
   const auto malformed = [](std::string what) {
     return failure(Errc::malformed_signature, "Signature-Input: " + std::move(what));
@@ -185,7 +187,8 @@ tl::expected<Parameters, Error> parse(std::string_view signature_input,
   if (!take(text, kCoveredComponents)) {
     return malformed(R"(must cover exactly ("@method" "@target-uri" "content-digest"))");
   }
-  Parameters parameters;
+  Parsed parsed;
+  Parameters& parameters = parsed.parameters;
   if (!take(text, ";created=")) return malformed("created is missing");
   const char* digits_end =
       std::find_if(text.begin(), text.end(), [](char c) { return c < '0' || c > '9'; });
@@ -205,30 +208,42 @@ tl::expected<Parameters, Error> parse(std::string_view signature_input,
   }
   parameters.nonce = std::move(*nonce);
   parameters.keyid = std::move(*keyid);
-  if (auto bytes = signature_bytes(signature); !bytes) return tl::unexpected(bytes.error());
-  return parameters;
+  auto bytes = signature_bytes(signature);
+  if (!bytes) return tl::unexpected(bytes.error());
+  parsed.signature = *bytes;
+  parsed.signature_params = signature_input.substr(kLabel.size() + 1);
+  return parsed;
+}
+
+tl::expected<void, Error> verify(const Parsed& parsed, const Message& message,
+                                 std::span<const std::uint8_t> body, const PublicKey& key,
+                                 std::int64_t now) {
+  if (message.content_digest != content_digest(body)) {
+    return failure(Errc::bad_signature, "Content-Digest does not match the body");
+  }
+  const std::string base = signature_base(message, parsed.signature_params);
+  if (crypto_sign_verify_detached(parsed.signature.data(),
+                                  reinterpret_cast<const std::uint8_t*>(base.data()), base.size(),
+                                  key.data()) != 0) {
+    return failure(Errc::bad_signature, "the signature does not verify with the reviewer's key");
+  }
+  if (std::llabs(now - parsed.parameters.created) > kMaxSkewSeconds) {
+    return failure(Errc::stale_signature, "created is more than " +
+                                              std::to_string(kMaxSkewSeconds) +
+                                              " seconds from the server's clock");
+  }
+  return {};
 }
 
 tl::expected<Parameters, Error> verify(std::string_view signature_input, std::string_view signature,
                                        const Message& message, std::span<const std::uint8_t> body,
                                        const PublicKey& key, std::int64_t now) {
-  auto parameters = parse(signature_input, signature);
-  if (!parameters) return parameters;
-  if (message.content_digest != content_digest(body)) {
-    return failure(Errc::bad_signature, "Content-Digest does not match the body");
+  auto parsed = parse(signature_input, signature);
+  if (!parsed) return tl::unexpected(parsed.error());
+  if (auto verified = verify(*parsed, message, body, key, now); !verified) {
+    return tl::unexpected(verified.error());
   }
-  const auto bytes = signature_bytes(signature);
-  const std::string base = signature_base(message, signature_input.substr(kLabel.size() + 1));
-  if (crypto_sign_verify_detached(bytes->data(), reinterpret_cast<const std::uint8_t*>(base.data()),
-                                  base.size(), key.data()) != 0) {
-    return failure(Errc::bad_signature, "the signature does not verify with the reviewer's key");
-  }
-  if (std::llabs(now - parameters->created) > kMaxSkewSeconds) {
-    return failure(Errc::stale_signature, "created is more than " +
-                                              std::to_string(kMaxSkewSeconds) +
-                                              " seconds from the server's clock");
-  }
-  return parameters;
+  return std::move(parsed->parameters);
 }
 
 }  // namespace tipline::crypto::request_signature

@@ -6,11 +6,19 @@
 #include <ctime>
 #include <iostream>
 
+#include "output.h"
+#include "secret_collector.h"
 #include "selection.h"
 #include "terminal_text.h"
 #include "tipline/crypto/request_signature.h"
 
 namespace tipline::review {
+namespace {
+
+// A signing key file is two short lines.
+constexpr std::size_t kMaxSigningKeyFile = 4096;
+
+}  // namespace
 
 // Messages can carry a server's words or a stranger's file name: neutralised again here, so
 // that no path to the terminal forgets it.
@@ -43,15 +51,18 @@ tl::expected<void, Failure> save_index(const CaseFolder& folder, const Index& in
 }
 
 tl::expected<Client, Failure> connect(const CaseFolder& folder) {
-  auto text = read_small_file(folder.signing_key_file(), 4096);
-  if (!text) return tl::unexpected(Failure{kNoCase, text.error()});
-  auto key = crypto::request_signature::SigningKey::parse(*text);
-  // The key text is a secret: wipe the copy read from the file.
-  std::fill(text->begin(), text->end(), '\0');
-  if (!key) {
-    return tl::unexpected(
-        Failure{kNoCase, folder.signing_key_file().string() + ": " + key.error().message});
-  }
+  const std::filesystem::path file = folder.signing_key_file();
+  // Straight into secret memory: read_small_file's string and staging buffer would leave
+  // copies of the key in freed memory.
+  SecretCollector text(kMaxSigningKeyFile);
+  auto read = read_chunks(
+      file, [&](std::span<const std::uint8_t> bytes) -> tl::expected<void, std::string> {
+        if (!text.add(bytes)) return tl::unexpected(file.string() + ": larger than expected");
+        return {};
+      });
+  if (!read) return tl::unexpected(Failure{kNoCase, read.error()});
+  auto key = crypto::request_signature::SigningKey::parse(text.text());
+  if (!key) return tl::unexpected(Failure{kNoCase, file.string() + ": " + key.error().message});
   ClientOptions options;
   options.server = folder.settings().server;
   options.reviewer = folder.settings().reviewer;

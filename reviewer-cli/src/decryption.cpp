@@ -99,25 +99,24 @@ tl::expected<void, Failure> decrypt_file(const fs::path& ciphertext, const Keyri
   return {};
 }
 
-tl::expected<crypto::Secret, Failure> decrypt_to_secret(const fs::path& ciphertext,
-                                                        const Keyring& keyring) {
+tl::expected<SecretBytes, Failure> decrypt_to_secret(const fs::path& ciphertext,
+                                                     const Keyring& keyring) {
   struct stat info {};
   if (::stat(ciphertext.c_str(), &info) != 0) return fail(kFailure, not_downloaded(ciphertext));
-  // The plaintext is shorter than the ciphertext, so that size bounds the buffer.
-  crypto::Secret buffer(static_cast<std::size_t>(info.st_size));
-  std::size_t used = 0;
+  // The plaintext is shorter than the ciphertext, so that size bounds the buffer; it is
+  // returned as is, with the length used, rather than copied to an exact fit.
+  SecretBytes plaintext{crypto::Secret(static_cast<std::size_t>(info.st_size))};
   auto done = decrypt_file(ciphertext, keyring, [&](std::span<const std::uint8_t> bytes) {
-    if (bytes.size() > buffer.size() - used) {
+    if (bytes.size() > plaintext.buffer.size() - plaintext.size) {
       return tl::expected<void, crypto::Error>(
           tl::unexpect, crypto::Error{Errc::io, ciphertext.string() + ": changed while read"});
     }
-    std::copy(bytes.begin(), bytes.end(), buffer.expose().begin() + static_cast<long>(used));
-    used += bytes.size();
+    std::copy(bytes.begin(), bytes.end(),
+              plaintext.buffer.expose().begin() + static_cast<long>(plaintext.size));
+    plaintext.size += bytes.size();
     return tl::expected<void, crypto::Error>{};
   });
   if (!done) return tl::unexpected(done.error());
-  crypto::Secret plaintext(used);
-  std::copy_n(buffer.expose().begin(), used, plaintext.expose().begin());
   return plaintext;
 }
 
@@ -157,17 +156,17 @@ tl::expected<crypto::Secret, Failure> decrypt_prefix(const fs::path& ciphertext,
   return result;
 }
 
-tl::expected<crypto::Secret, Failure> read_report_document(const CaseFolder& folder,
-                                                           const Submission& submission,
-                                                           const Keyring& keyring) {
+tl::expected<SecretBytes, Failure> read_report_document(const CaseFolder& folder,
+                                                        const Submission& submission,
+                                                        const Keyring& keyring) {
   const fs::path file = folder.report_file(submission.id);
   auto plaintext = decrypt_to_secret(file, keyring);
   if (!plaintext) return tl::unexpected(plaintext.error());
-  auto document = crypto::padding::unpad(plaintext->expose());
+  auto document = crypto::padding::unpad(plaintext->bytes());
   if (!document) return fail(kFailure, file.string() + ": " + document.error().message);
-  crypto::Secret unpadded(document->size());
-  std::copy(document->begin(), document->end(), unpadded.expose().begin());
-  return unpadded;
+  // Padding only appends, so the document is the start of the plaintext: unpadded in place.
+  plaintext->size = document->size();
+  return std::move(*plaintext);
 }
 
 tl::expected<json::object, Failure> read_report(const CaseFolder& folder,
@@ -178,7 +177,7 @@ tl::expected<json::object, Failure> read_report(const CaseFolder& folder,
   if (!document) return tl::unexpected(document.error());
   std::error_code ec;
   const json::value parsed = json::parse(
-      json::string_view(reinterpret_cast<const char*>(document->expose().data()), document->size()),
+      json::string_view(reinterpret_cast<const char*>(document->bytes().data()), document->size),
       ec);
   const json::object* object = ec ? nullptr : parsed.if_object();
   const json::value* format = object != nullptr ? object->if_contains("format") : nullptr;
@@ -195,7 +194,7 @@ tl::expected<std::string, Failure> read_note(const CaseFolder& folder, const Sub
   const fs::path file = folder.note_file(submission.id, note.id);
   auto plaintext = decrypt_to_secret(file, keyring);
   if (!plaintext) return tl::unexpected(plaintext.error());
-  auto text = crypto::padding::unpad(plaintext->expose());
+  auto text = crypto::padding::unpad(plaintext->bytes());
   if (!text) return fail(kFailure, file.string() + ": " + text.error().message);
   return std::string(reinterpret_cast<const char*>(text->data()), text->size());
 }

@@ -28,6 +28,15 @@ struct KeySource {
   std::optional<std::filesystem::path> passphrase_file;
 };
 
+// A plaintext in secret memory: the first `size` bytes of `buffer`, which may be longer, so
+// that neither decrypting nor unpadding needs another, exactly sized copy.
+struct SecretBytes {
+  crypto::Secret buffer;
+  std::size_t size = 0;
+
+  [[nodiscard]] std::span<const std::uint8_t> bytes() const { return buffer.expose().first(size); }
+};
+
 // The reviewer's identities, loaded once per command (the passphrase is asked once).
 class Keyring {
  public:
@@ -51,7 +60,7 @@ class Keyring {
                                                        const Keyring& keyring,
                                                        const crypto::age::Sink& sink);
 // The whole plaintext of a small age file, in secret memory.
-[[nodiscard]] tl::expected<crypto::Secret, Failure> decrypt_to_secret(
+[[nodiscard]] tl::expected<SecretBytes, Failure> decrypt_to_secret(
     const std::filesystem::path& ciphertext, const Keyring& keyring);
 
 // The first `count` bytes of an age file's plaintext (fewer when it is shorter), decrypting
@@ -60,8 +69,9 @@ class Keyring {
     const std::filesystem::path& ciphertext, const Keyring& keyring, std::size_t count);
 
 // The unpadded tipline-report/1 document of a submission, exactly as the source sent it.
-[[nodiscard]] tl::expected<crypto::Secret, Failure> read_report_document(
-    const CaseFolder& folder, const Submission& submission, const Keyring& keyring);
+[[nodiscard]] tl::expected<SecretBytes, Failure> read_report_document(const CaseFolder& folder,
+                                                                      const Submission& submission,
+                                                                      const Keyring& keyring);
 // The answers of a submission's report: its tipline-report/1 document, unpadded and parsed.
 [[nodiscard]] tl::expected<boost::json::object, Failure> read_report(const CaseFolder& folder,
                                                                      const Submission& submission,

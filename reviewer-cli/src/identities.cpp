@@ -1,8 +1,9 @@
 #include "identities.h"
 
-#include <algorithm>
+#include <string_view>
 
 #include "output.h"
+#include "secret_collector.h"
 #include "tipline/crypto/scrypt.h"
 
 namespace tipline::review {
@@ -13,26 +14,7 @@ using crypto::Errc;
 
 // Identity files are small; the cap keeps one in a single secret buffer, never copied.
 constexpr std::size_t kMaxIdentityFile = std::size_t{64} * 1024;
-
-// Collects bytes into secret memory, up to kMaxIdentityFile.
-class SecretCollector {
- public:
-  tl::expected<void, crypto::Error> add(std::span<const std::uint8_t> bytes) {
-    if (bytes.size() > buffer_.size() - used_) {
-      return tl::unexpected(crypto::Error{Errc::io, "identity file larger than 64 KiB"});
-    }
-    std::copy(bytes.begin(), bytes.end(), buffer_.expose().begin() + static_cast<long>(used_));
-    used_ += bytes.size();
-    return {};
-  }
-  [[nodiscard]] std::span<const std::uint8_t> bytes() const {
-    return buffer_.expose().first(used_);
-  }
-
- private:
-  crypto::Secret buffer_{kMaxIdentityFile};
-  std::size_t used_ = 0;
-};
+constexpr std::string_view kIdentityTooLarge = "identity file larger than 64 KiB";
 
 }  // namespace
 
@@ -58,26 +40,30 @@ tl::expected<std::vector<crypto::x25519::Identity>, std::string> load_identities
     std::span<const std::filesystem::path> files, const PassphraseSource& passphrases) {
   std::vector<crypto::x25519::Identity> identities;
   for (const auto& file : files) {
-    SecretCollector raw;
-    auto read = read_chunks(file, [&](std::span<const std::uint8_t> bytes) {
-      if (auto added = raw.add(bytes); !added) {
-        return tl::expected<void, std::string>(tl::unexpect,
-                                               file.string() + ": " + added.error().message);
-      }
-      return tl::expected<void, std::string>{};
-    });
+    SecretCollector raw(kMaxIdentityFile);
+    auto read = read_chunks(
+        file, [&](std::span<const std::uint8_t> bytes) -> tl::expected<void, std::string> {
+          if (!raw.add(bytes)) {
+            return tl::unexpected(file.string() + ": " + std::string(kIdentityTooLarge));
+          }
+          return {};
+        });
     if (!read) return tl::unexpected(read.error());
-    const std::string_view start(reinterpret_cast<const char*>(raw.bytes().data()),
-                                 std::min<std::size_t>(raw.bytes().size(), 32));
+    const std::string_view start = raw.text().substr(0, 32);
     std::optional<SecretCollector> opened;
     if (start.starts_with("age-encryption.org/") || age::looks_armored(raw.bytes())) {
       auto passphrase = passphrases.read("Passphrase for identity file " + file.string());
       if (!passphrase) return tl::unexpected(passphrase.error());
       const crypto::scrypt::Identity unlock(std::move(*passphrase));
       const age::Identity* unlocks[] = {&unlock};
-      opened.emplace();
+      opened.emplace(kMaxIdentityFile);
       DecryptPipeline pipeline(
-          unlocks, [&](std::span<const std::uint8_t> bytes) { return opened->add(bytes); });
+          unlocks, [&](std::span<const std::uint8_t> bytes) -> tl::expected<void, crypto::Error> {
+            if (!opened->add(bytes)) {
+              return tl::unexpected(crypto::Error{Errc::io, std::string(kIdentityTooLarge)});
+            }
+            return {};
+          });
       auto done = pipeline.write(raw.bytes());
       if (done) done = pipeline.finish();
       if (!done) {

@@ -340,7 +340,7 @@ int run_decrypt(const fs::path& case_dir, const DecryptOptions& options) {
   {
     auto output = Output::open(names.front(), 0600);
     if (!output) return report_failure({kFailure, output.error()});
-    auto written = output->write(document->expose());
+    auto written = output->write(document->bytes());
     if (written) written = output->commit();
     if (!written) return report_failure({kFailure, written.error()});
   }

@@ -1,6 +1,5 @@
 // init, sync, the triage commands and audit: signed requests to the reviewer API.
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +13,9 @@
 
 #include "command_support.h"
 #include "commands.h"
+#include "output.h"
 #include "recipient_bundle.h"
+#include "secret_collector.h"
 #include "table.h"
 #include "terminal_text.h"
 #include "tipline/crypto/padding.h"
@@ -587,40 +588,28 @@ int run_note(const fs::path& case_dir, const std::string& id,
              const std::optional<std::string>& text) {
   auto target = open_target(case_dir, id);
   if (!target) return report_failure(target.error());
-  std::array<char, 4096> buffer{};
-  std::string note;
-  // Room for the whole note up front: a growing string would leave copies of the text in
-  // freed memory that the wipe below cannot reach.
-  note.reserve(text ? text->size() : kMaxNoteBytes + buffer.size());
-  if (text) note.assign(*text);  // into the reserved buffer (assigning a copy would swap it)
-  if (!text) {
-    while (std::cin.read(buffer.data(), buffer.size()) || std::cin.gcount() > 0) {
-      note.append(buffer.data(), static_cast<std::size_t>(std::cin.gcount()));
-      if (note.size() > kMaxNoteBytes) break;
-    }
-  }
-  // sodium_memzero, unlike std::fill, is never optimised away.
-  const auto wipe = [&note, &buffer] {
-    sodium_memzero(note.data(), note.size());
-    sodium_memzero(buffer.data(), buffer.size());
+  // Straight into secret memory, wiped when it goes: a growing string would leave copies of
+  // the text in freed memory.
+  SecretCollector note(kMaxNoteBytes);
+  bool fits = true;
+  const auto add = [&note,
+                    &fits](std::span<const std::uint8_t> bytes) -> tl::expected<void, std::string> {
+    fits = note.add(bytes);
+    if (!fits) return tl::unexpected(std::string("a note is at most 1 MiB"));
+    return {};
   };
-  if (note.size() > kMaxNoteBytes) {
-    wipe();
-    return report_failure({kUsage, "a note is at most 1 MiB"});
-  }
-  if (note.find_first_not_of(" \t\r\n") == std::string::npos) {
-    wipe();
+  auto read = text ? add(bytes_of(*text)) : read_chunks({}, add);
+  if (!read) return report_failure({fits ? kFailure : kUsage, read.error()});
+  if (note.text().find_first_not_of(" \t\r\n") == std::string_view::npos) {
     return report_failure({kUsage, "the note is empty"});
   }
   auto bundle = refresh_bundle(target->client, target->folder);
   if (!bundle || !*bundle) {
-    wipe();
     return bundle ? report_failure({kFailure, "cannot seal a note without a recipient bundle"})
                   : report_failure(bundle.error());
   }
   // Padded as reports are, so that a note's length says little about its text.
-  const crypto::Secret padded = crypto::padding::pad(bytes_of(note));
-  wipe();
+  const crypto::Secret padded = crypto::padding::pad(note.bytes());
   std::vector<const crypto::age::Recipient*> recipients;
   for (const auto& recipient : (*bundle)->recipients) recipients.push_back(&recipient);
   std::string sealed;

@@ -19,15 +19,6 @@ tl::unexpected<Failure> malformed(const std::string& why) {
   return fail(kServerError, "the server's recipient bundle is malformed: " + why);
 }
 
-// "YYYY-MM-DD", digits where digits belong (so that dates compare as strings).
-bool is_date(std::string_view text) {
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) return false;
-  }
-  return true;
-}
-
 const json::string* string_at(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
   return value != nullptr ? value->if_string() : nullptr;
@@ -74,7 +65,7 @@ tl::expected<RecipientBundle, Failure> parse_keys_answer(std::string_view answer
   const json::value* version = bundle->if_contains("version");
   const json::value* recipients = bundle->if_contains("recipients");
   const json::string* expires = string_at(*bundle, "expires");
-  if (expires == nullptr || !is_date(*expires)) {
+  if (expires == nullptr || !valid_day(*expires)) {
     return malformed("\"expires\" must be a YYYY-MM-DD date");
   }
   if (format == nullptr || *format != kBundleFormat || version == nullptr || !version->is_int64() ||
@@ -102,7 +93,6 @@ tl::expected<RecipientBundle, Failure> parse_keys_answer(std::string_view answer
     result.recipients.push_back(*parsed);
   }
   result.verified = root != nullptr;
-  result.answer = answer;
   return result;
 }
 

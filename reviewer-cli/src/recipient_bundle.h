@@ -25,7 +25,6 @@ struct RecipientBundle {
   std::string expires;  // "YYYY-MM-DD": from that day (UTC) on the bundle is expired
   std::vector<crypto::x25519::Recipient> recipients;  // never empty
   bool verified = false;  // false only when there is no root key to check it with
-  std::string answer;     // the /api/v1/keys answer it came from
 };
 
 // Checks an /api/v1/keys answer. Errors: kBundleMismatch (the signature does not verify

@@ -112,6 +112,9 @@ struct Caller {
   std::string id;
   std::string nonce;
   std::int64_t created = 0;
+  // As the key was read, before the transaction: only to skip reading what the transaction
+  // would refuse; the transaction's own role decides.
+  std::string role;
 };
 
 // The reviewer as the transaction found them, enabled.
@@ -120,19 +123,24 @@ struct Reviewer {
   std::string role;
 };
 
-tl::expected<std::optional<signing::PublicKey>, storage::Error> signing_key_of(
-    storage::Database& db, const std::string& id) {
-  auto query = db.prepare("SELECT signing_key FROM reviewers WHERE id = ?;");
+struct SigningKey {
+  signing::PublicKey key{};
+  std::string role;
+};
+
+tl::expected<std::optional<SigningKey>, storage::Error> signing_key_of(storage::Database& db,
+                                                                       const std::string& id) {
+  auto query = db.prepare("SELECT signing_key, role FROM reviewers WHERE id = ?;");
   if (!query) return tl::unexpected(query.error());
   auto row = query->bind(id).step();
   if (!row) return tl::unexpected(row.error());
   if (!*row) return std::nullopt;
   const auto bytes = query->bytes(0);
-  signing::PublicKey key{};
-  if (bytes.size() != key.size()) return std::nullopt;  // the schema's CHECK makes it 32
-  std::transform(bytes.begin(), bytes.end(), key.begin(),
+  SigningKey found{{}, query->text(1)};
+  if (bytes.size() != found.key.size()) return std::nullopt;  // the schema's CHECK makes it 32
+  std::transform(bytes.begin(), bytes.end(), found.key.begin(),
                  [](std::byte b) { return static_cast<std::uint8_t>(b); });
-  return key;
+  return found;
 }
 
 // Checks the signature fields against the reviewer's key: the part that needs no write.
@@ -143,10 +151,11 @@ tl::expected<Caller, Answer> authenticate(const Request& request, Services& serv
   }
   const std::string_view input = text_of(request["Signature-Input"]);
   const std::string_view signature = text_of(request["Signature"]);
-  auto parameters = signing::parse(input, signature);
-  if (!parameters) return tl::unexpected(unauthorized("malformed signature"));
+  // Parsed once: keyid finds the key, and the same parse is verified.
+  auto parsed = signing::parse(input, signature);
+  if (!parsed) return tl::unexpected(unauthorized("malformed signature"));
   auto key = services.store.read(
-      [&](storage::Database& db) { return signing_key_of(db, parameters->keyid); });
+      [&](storage::Database& db) { return signing_key_of(db, parsed->parameters.keyid); });
   if (!key) return tl::unexpected(internal_error(key.error()));
   if (!*key) return tl::unexpected(unauthorized("unknown reviewer"));
   // The URL the client signed: it reached us through this Host, whatever is in front.
@@ -155,20 +164,20 @@ tl::expected<Caller, Answer> authenticate(const Request& request, Services& serv
   const signing::Message message{text_of(request.method_string()), target_uri,
                                  text_of(request["Content-Digest"])};
   const auto& body = request.body();
-  auto verified = signing::verify(input, signature, message,
+  auto verified = signing::verify(*parsed, message,
                                   {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()},
-                                  **key, now);
+                                  (*key)->key, now);
   if (!verified) {
     switch (verified.error().code) {
       case crypto::Errc::stale_signature:
         return tl::unexpected(unauthorized("stale signature"));
-      case crypto::Errc::malformed_signature:
-        return tl::unexpected(unauthorized("malformed signature"));
       default:
         return tl::unexpected(unauthorized("bad signature"));
     }
   }
-  return Caller{std::move(verified->keyid), std::move(verified->nonce), verified->created};
+  signing::Parameters& parameters = parsed->parameters;
+  return Caller{std::move(parameters.keyid), std::move(parameters.nonce), parameters.created,
+                std::move((*key)->role)};
 }
 
 // Inside the transaction, before the request's change: the reviewer is still enabled and
@@ -223,6 +232,18 @@ Work answering(Answer answer) {
                                       const Reviewer&) -> tl::expected<Answer, storage::Error> {
     return answer;
   };
+}
+
+// For a request that only reads: `answer` was built before the transaction, on the calling
+// thread, so the writer only admits the caller and runs `check` (which answers Answer{} to
+// let it through), and holds up no submission while a long answer is built. `answer` is
+// sent only once the nonce is committed.
+void admit_then_send(Services& services, Caller caller, Answer answer, Work check,
+                     std::function<void(Answer)> done) {
+  admit_then(services, std::move(caller), std::move(check),
+             [answer = std::move(answer), done = std::move(done)](Answer admitted) mutable {
+               done(admitted.status == http::status::ok ? std::move(answer) : std::move(admitted));
+             });
 }
 
 // ---- Submissions ----
@@ -878,21 +899,30 @@ void handle(const Request& request, const RequestContext& context, Services& ser
                           std::move(finish));
       }
       if (api->endpoint == Endpoint::changes) {
-        return admit_then(
-            services, std::move(*caller),
-            [page = *page](storage::Database& db, const Reviewer&) {
-              return list_changes(db, page);
-            },
-            std::move(finish));
+        auto changes =
+            services.store.read([&](storage::Database& db) { return list_changes(db, *page); });
+        if (!changes) return finish(internal_error(changes.error()));
+        return admit_then_send(services, std::move(*caller), std::move(*changes),
+                               answering(Answer{}), std::move(finish));
       }
-      return admit_then(
-          services, std::move(*caller),
-          [page = *page](storage::Database& db,
-                         const Reviewer& reviewer) -> tl::expected<Answer, storage::Error> {
-            if (reviewer.role != "admin") {
+      // Admins only. The role read with the key spares a reviewer's request the read; the
+      // transaction's role decides too, so a role changed meanwhile gets 403.
+      const bool admin = caller->role == "admin";
+      Answer entries;
+      if (admin) {
+        auto read =
+            services.store.read([&](storage::Database& db) { return list_audit(db, *page); });
+        if (!read) return finish(internal_error(read.error()));
+        entries = std::move(*read);
+      }
+      return admit_then_send(
+          services, std::move(*caller), std::move(entries),
+          [admin](storage::Database&,
+                  const Reviewer& reviewer) -> tl::expected<Answer, storage::Error> {
+            if (!admin || reviewer.role != "admin") {
               return refusal(http::status::forbidden, "the audit log is for admins only");
             }
-            return list_audit(db, page);
+            return Answer{};
           },
           std::move(finish));
     }
@@ -912,11 +942,8 @@ void handle(const Request& request, const RequestContext& context, Services& ser
           services.store.read([&](storage::Database& db) { return read_window(db, blob, range); });
       if (!window) return finish(internal_error(window.error()));
       // The bytes are sent only once the nonce is recorded; the transaction carries none.
-      return admit_then(
-          services, std::move(*caller), answering(Answer{}),
-          [window = std::move(*window), finish = std::move(finish)](Answer admitted) mutable {
-            finish(admitted.status == http::status::ok ? std::move(window) : std::move(admitted));
-          });
+      return admit_then_send(services, std::move(*caller), std::move(*window), answering(Answer{}),
+                             std::move(finish));
     }
     case Endpoint::triage: {
       auto change = parse_triage(request.body());

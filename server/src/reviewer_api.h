@@ -2,11 +2,11 @@
 //
 // Every request carries an RFC 9421 signature (crypto/request_signature.h) by a registered
 // reviewer; it is checked on the calling thread, then one write transaction re-checks that
-// the reviewer is enabled, records the nonce and makes the request's change (or reads
-// what it answers), so a refused request changes nothing and an accepted one happens once.
-// The answer comes only after that commit is durable. Blob bytes are read before that
-// transaction, on the calling thread, so the writer never copies megabytes, and are sent
-// only once it has committed.
+// the reviewer is enabled, records the nonce and makes the request's change, so a refused
+// request changes nothing and an accepted one happens once. The answer comes only after that
+// commit is durable. What a read-only request answers (the changes list, the audit log, blob
+// bytes) is read before that transaction, on the calling thread, so the writer never builds
+// a long answer or copies megabytes; it is sent only once the transaction has committed.
 // Thread safety: every function may be called from any thread.
 #pragma once
 

@@ -13,6 +13,7 @@
 //   "@signature-params": ("@method" "@target-uri" "content-digest");created=...;nonce=...
 // The server rebuilds @target-uri as "https://" + Host + request-target, so the client
 // signs exactly the URL it sends (an onion address behind Tor, a loopback port in tests).
+// It parse()s the two fields once, finds the key by keyid, then verify()s what it parsed.
 //
 // Keys are online Ed25519 keys, separate from the offline age identity. A signing key file
 // is "TIPLINE-SIGNING-KEY-1" and the 32-byte seed in hex on a second line (mode 0600); a
@@ -94,15 +95,30 @@ struct Parameters {
   std::int64_t created = 0;
 };
 
+inline constexpr std::size_t kSignatureBytes = 64;  // Ed25519
+
+// A request's two fields, parsed once: what verify() checks, so that a server that reads
+// keyid to find the key does not parse or decode them again.
+struct Parsed {
+  Parameters parameters;
+  std::string signature_params;  // the signed "@signature-params" value, as received
+  std::array<std::uint8_t, kSignatureBytes> signature{};
+};
+
 // Parses the two fields. Refused (malformed_signature): anything but exactly one signature
 // labelled kLabel, with exactly the covered components and parameters of this profile.
-[[nodiscard]] tl::expected<Parameters, Error> parse(std::string_view signature_input,
-                                                    std::string_view signature);
+[[nodiscard]] tl::expected<Parsed, Error> parse(std::string_view signature_input,
+                                                std::string_view signature);
 
-// Checks the signature over `message` with `key`, that `message.content_digest` is the
-// digest of `body`, and that `created` is within kMaxSkewSeconds of `now`. Errors:
-// malformed_signature, bad_signature (wrong key, or anything signed was altered),
-// stale_signature. The nonce's freshness is the caller's to check.
+// Checks the parsed signature over `message` with `key`, that `message.content_digest` is
+// the digest of `body`, and that `created` is within kMaxSkewSeconds of `now`. Errors:
+// bad_signature (wrong key, or anything signed was altered), stale_signature. The nonce's
+// freshness is the caller's to check.
+[[nodiscard]] tl::expected<void, Error> verify(const Parsed& parsed, const Message& message,
+                                               std::span<const std::uint8_t> body,
+                                               const PublicKey& key, std::int64_t now);
+
+// parse() then verify(): the same errors as both, malformed_signature first.
 [[nodiscard]] tl::expected<Parameters, Error> verify(std::string_view signature_input,
                                                      std::string_view signature,
                                                      const Message& message,
