@@ -23,16 +23,6 @@ tl::unexpected<Error> failure(Errc code, std::string message) {
   return tl::unexpected(Error{code, std::move(message)});
 }
 
-bool is_token(std::string_view text) {
-  if (text.empty() || text.size() > kMaxNonceLength) return false;
-  for (const char c : text) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!allowed) return false;
-  }
-  return true;
-}
-
 // The signature parameters exactly as this profile writes them (without the label).
 std::string parameters_text(std::int64_t created, std::string_view nonce, std::string_view keyid) {
   std::string text(kCoveredComponents);
@@ -94,6 +84,16 @@ tl::expected<std::array<std::uint8_t, kSignatureBytes>, Error> signature_bytes(
 }
 
 }  // namespace
+
+bool is_token(std::string_view text) {
+  if (text.empty() || text.size() > kMaxNonceLength) return false;
+  for (const char c : text) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!allowed) return false;
+  }
+  return true;
+}
 
 SigningKey SigningKey::generate() {
   initialize();

@@ -38,14 +38,6 @@ tl::unexpected<Failure> fail(int code, std::string message) {
   return tl::unexpected(Failure{code, std::move(message)});
 }
 
-bool valid_reviewer_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
 std::span<const std::uint8_t> bytes_of(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
@@ -243,10 +235,9 @@ tl::expected<void, Failure> sync_to_disk(const fs::path& root) {
   return {};
 }
 
-// Every ciphertext of a submission that the case folder lacks. A blob the server no longer
-// has (the submission was deleted meanwhile) is skipped: its deletion comes with a later page.
-tl::expected<void, Failure> download_submission(const Client& client, const CaseFolder& folder,
-                                                const Submission& submission, Progress& progress) {
+// Every ciphertext of a submission, with the file the case folder keeps it in.
+std::vector<std::pair<fs::path, BlobRef>> blobs_of(const CaseFolder& folder,
+                                                   const Submission& submission) {
   std::vector<std::pair<fs::path, BlobRef>> blobs = {
       {folder.report_file(submission.id), submission.report}};
   for (std::size_t n = 1; n <= submission.attachments.size(); ++n) {
@@ -255,7 +246,14 @@ tl::expected<void, Failure> download_submission(const Client& client, const Case
   for (const NoteRef& note : submission.notes) {
     blobs.emplace_back(folder.note_file(submission.id, note.id), note.blob);
   }
-  for (const auto& [file, blob] : blobs) {
+  return blobs;
+}
+
+// Every ciphertext of a submission that the case folder lacks. A blob the server no longer
+// has (the submission was deleted meanwhile) is skipped: its deletion comes with a later page.
+tl::expected<void, Failure> download_submission(const Client& client, const CaseFolder& folder,
+                                                const Submission& submission, Progress& progress) {
+  for (const auto& [file, blob] : blobs_of(folder, submission)) {
     auto downloaded = download_blob(client, file, blob, progress);
     if (!downloaded && downloaded.error().code == kNotFound) {
       warn("submission " + short_id(submission.id) + ": " + downloaded.error().message +
@@ -269,17 +267,10 @@ tl::expected<void, Failure> download_submission(const Client& client, const Case
 
 std::uint64_t missing_bytes(const CaseFolder& folder, const Submission& submission) {
   std::uint64_t total = 0;
-  const auto add = [&total](const fs::path& file, const BlobRef& blob) {
+  for (const auto& [file, blob] : blobs_of(folder, submission)) {
     const std::uint64_t have =
         size_of(file) == blob.size ? blob.size : size_of(file.string() + ".partial");
     total += blob.size - std::min(have, blob.size);
-  };
-  add(folder.report_file(submission.id), submission.report);
-  for (std::size_t n = 1; n <= submission.attachments.size(); ++n) {
-    add(folder.attachment_file(submission.id, n), submission.attachments[n - 1]);
-  }
-  for (const NoteRef& note : submission.notes) {
-    add(folder.note_file(submission.id, note.id), note.blob);
   }
   return total;
 }
@@ -358,7 +349,7 @@ Failure not_on_server(const Failure& failure, const std::string& id) {
 }  // namespace
 
 int run_init(const fs::path& case_dir, const InitOptions& options) {
-  if (!valid_reviewer_id(options.reviewer)) {
+  if (!crypto::request_signature::is_token(options.reviewer)) {
     return report_failure({kUsage, "the reviewer ID must be 1 to 64 of A-Z a-z 0-9 . _ -, not \"" +
                                        options.reviewer + "\""});
   }

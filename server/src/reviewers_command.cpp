@@ -20,8 +20,6 @@ namespace {
 
 namespace signing = crypto::request_signature;
 
-constexpr std::size_t kMaxIdLength = 64;
-
 tl::unexpected<Error> failure(Errc code, std::string message) {
   return tl::unexpected(Error{code, std::move(message)});
 }
@@ -31,13 +29,6 @@ tl::unexpected<Error> database_failure(const storage::Error& error) {
 }
 
 // The same characters as a request signature's keyid, which names the reviewer.
-bool is_reviewer_id(std::string_view id) {
-  return !id.empty() && id.size() <= kMaxIdLength && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
 tl::expected<storage::Database, Error> open_database(const config::Config& config, bool read_only) {
   auto key = storage::read_key_file(config.database_key_file);
   if (!key) return database_failure(key.error());
@@ -134,7 +125,7 @@ void print_table(const std::vector<Row>& rows, std::ostream& out) {
 tl::expected<void, Error> add(const config::Config& config, const std::string& id,
                               const std::string& public_key, const std::string& role,
                               std::ostream& out) {
-  if (!is_reviewer_id(id)) {
+  if (!signing::is_token(id)) {
     return failure(Errc::input,
                    "a reviewer id is 1 to 64 of A-Z a-z 0-9 . _ -, not \"" + id + "\"");
   }

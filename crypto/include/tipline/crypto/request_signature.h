@@ -39,6 +39,9 @@ inline constexpr std::string_view kLabel = "tipline";
 inline constexpr std::int64_t kMaxSkewSeconds = 300;
 inline constexpr std::size_t kMaxNonceLength = 64;
 
+// True for 1 to 64 of [A-Za-z0-9._-]: what a keyid (a reviewer id) or a nonce may be.
+[[nodiscard]] bool is_token(std::string_view text);
+
 using PublicKey = std::array<std::uint8_t, 32>;
 
 struct Fields;
