@@ -1,8 +1,11 @@
 #include "pages.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <sodium.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
@@ -55,8 +58,8 @@ struct Page {
 std::vector<Page> every_page(std::string_view value) {
   return {
       {"landing", pages::landing_page()},
-      {"report", pages::report_page(default_questionnaire(), value, kYear)},
-      {"report (every kind)", pages::report_page(evil_questionnaire(), value, kYear)},
+      {"report", pages::report_page(default_questionnaire(), value, kYear, {})},
+      {"report (every kind)", pages::report_page(evil_questionnaire(), value, kYear, {})},
       {"codename", pages::codename_page(value, value, false)},
       {"codename (mismatch)", pages::codename_page(value, value, true)},
       {"submitted", pages::submitted_page()},
@@ -67,6 +70,27 @@ std::vector<Page> every_page(std::string_view value) {
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
+}
+
+const std::string kAppScript = "<script src=\"/static/app.js\" integrity=\"" +
+                               pages::asset_integrity("static/app.js") + "\" defer></script>";
+
+TEST(Pages, AssetIntegrityIsTheSha384OfTheServedBytes) {
+  for (const std::string_view name : {"static/app.js", "static/style.css"}) {
+    SCOPED_TRACE(name);
+    const auto asset = pages::static_asset("/" + std::string(name));
+    ASSERT_TRUE(asset.has_value());
+    std::array<unsigned char, 48> digest{};
+    unsigned int size = 0;
+    ASSERT_EQ(EVP_Digest(asset->body.data(), asset->body.size(), digest.data(), &size, EVP_sha384(),
+                         nullptr),
+              1);
+    std::array<char, sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)> text{};
+    sodium_bin2base64(text.data(), text.size(), digest.data(), digest.size(),
+                      sodium_base64_VARIANT_ORIGINAL);
+    EXPECT_EQ(pages::asset_integrity(name), std::string("sha384-") + text.data());
+  }
+  EXPECT_EQ(pages::static_asset("/static/app.js")->content_type, "text/javascript; charset=utf-8");
 }
 
 TEST(Pages, EveryPageIsACompleteDocumentWithLanguageAndDirection) {
@@ -89,7 +113,12 @@ TEST(Pages, NothingTheContentSecurityPolicyWouldBlockOrLeaveTheOrigin) {
     SCOPED_TRACE(page.name);
     EXPECT_FALSE(contains(page.html, "style=")) << "inline style";
     EXPECT_FALSE(contains(page.html, "<style")) << "inline style sheet";
-    EXPECT_FALSE(contains(page.html, "<script")) << "script";
+    // The one script: the report page's progressive layer, same-origin, with its hash.
+    const bool report = page.name.starts_with("report");
+    EXPECT_EQ(contains(page.html, kAppScript), report);
+    std::string without_app = page.html;
+    if (report) without_app.erase(without_app.find(kAppScript), kAppScript.size());
+    EXPECT_FALSE(contains(without_app, "<script")) << "a script other than /static/app.js";
     EXPECT_FALSE(contains(page.html, "javascript:"));
     EXPECT_FALSE(std::regex_search(page.html, event_handler)) << "inline event handler";
     EXPECT_FALSE(contains(page.html, "http://"));
@@ -104,9 +133,9 @@ TEST(Pages, EveryDynamicValueIsEscaped) {
   for (const Page& page : every_page(kEvil)) {
     SCOPED_TRACE(page.name);
     EXPECT_FALSE(contains(page.html, kEvil));
-    EXPECT_FALSE(contains(page.html, "<script"));
+    EXPECT_FALSE(contains(page.html, "<script>"));
   }
-  const std::string report = pages::report_page(evil_questionnaire(), kEvil, kYear);
+  const std::string report = pages::report_page(evil_questionnaire(), kEvil, kYear, {});
   // Token, and per question id (several times), label, help; the option's value and label.
   std::size_t count = 0;
   for (auto at = report.find(kEvilEscaped); at != std::string::npos;
@@ -123,7 +152,7 @@ TEST(Pages, EveryDynamicValueIsEscaped) {
 TEST(Pages, FormsCarryTheCsrfToken) {
   const std::string field =
       "<input type=\"hidden\" name=\"" + std::string(form::kCsrfField) + "\" value=\"tok-123\">";
-  EXPECT_TRUE(contains(pages::report_page(default_questionnaire(), "tok-123", kYear), field));
+  EXPECT_TRUE(contains(pages::report_page(default_questionnaire(), "tok-123", kYear, {}), field));
   EXPECT_TRUE(contains(pages::codename_page("1234", "tok-123", false), field));
   for (const Page& page : every_page("tok-123")) {
     SCOPED_TRACE(page.name);
@@ -144,9 +173,10 @@ TEST(Pages, LandingExplainsSafetyAndBothEncryptionModes) {
 
 TEST(Pages, ReportFormPostsMultipartWithEveryQuestionAndFiles) {
   const Questionnaire questionnaire = default_questionnaire();
-  const std::string page = pages::report_page(questionnaire, "t", kYear);
-  EXPECT_TRUE(
-      contains(page, "<form method=\"post\" action=\"/report\" enctype=\"multipart/form-data\""));
+  const std::string page = pages::report_page(questionnaire, "t", kYear, {});
+  EXPECT_TRUE(contains(
+      page,
+      "<form id=\"report\" method=\"post\" action=\"/report\" enctype=\"multipart/form-data\""));
   EXPECT_TRUE(contains(page, "the server encrypts them as they arrive"));
   EXPECT_TRUE(contains(page, "<input type=\"file\" id=\"attachments\" name=\"" +
                                  std::string(form::kAttachmentsField) + "\" multiple"));
@@ -194,7 +224,7 @@ options = [{ value = "a", label = "A" }, { value = "b", label = "B" }]
 )",
                                           "test.toml");
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
-  const std::string page = pages::report_page(*parsed, "t", kYear);
+  const std::string page = pages::report_page(*parsed, "t", kYear, {});
   EXPECT_TRUE(contains(page, "<legend>Pick</legend>"));
   EXPECT_TRUE(contains(page,
                        "<input type=\"radio\" id=\"q-pick-a\" name=\"pick\" value=\"a\" "

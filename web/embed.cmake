@@ -1,9 +1,22 @@
 # Writes a C++ source file that holds web files as byte arrays, for server/src/embedded.h.
 # Run by web/CMakeLists.txt at build time, again whenever one of the files changes:
-#   cmake -DSOURCE_DIR=<web folder> -DFILES=<name>,<name>,... -DOUTPUT=<file.cpp> -P embed.cmake
-# FILES are paths relative to SOURCE_DIR (commas, since a CMake list would not survive the
-# command line).
-string(REPLACE "," ";" names "${FILES}")
+#   cmake -DSOURCE_DIR=<web folder> -DFILES=<name>,<name>,...
+#         -DBUILT_DIR=<folder> -DBUILT_FILES=<name>,... -DOUTPUT=<file.cpp> -P embed.cmake
+# FILES are paths relative to SOURCE_DIR, BUILT_FILES relative to BUILT_DIR (files made at
+# build time, such as the bundled script); commas, since a CMake list would not survive the
+# command line. Each file is embedded under its relative name.
+string(REPLACE "," ";" source_names "${FILES}")
+string(REPLACE "," ";" built_names "${BUILT_FILES}")
+set(names "")
+set(paths "")
+foreach(name IN LISTS source_names)
+  list(APPEND names "${name}")
+  list(APPEND paths "${SOURCE_DIR}/${name}")
+endforeach()
+foreach(name IN LISTS built_names)
+  list(APPEND names "${name}")
+  list(APPEND paths "${BUILT_DIR}/${name}")
+endforeach()
 
 # CMake regular expressions have no {16}.
 string(REPEAT "'[^']*'," 16 sixteen_bytes)
@@ -11,8 +24,7 @@ string(REPEAT "'[^']*'," 16 sixteen_bytes)
 set(arrays "")
 set(entries "")
 set(index 0)
-foreach(name IN LISTS names)
-  set(path "${SOURCE_DIR}/${name}")
+foreach(name path IN ZIP_LISTS names paths)
   file(READ "${path}" hex HEX)
   file(SHA256 "${path}" sha256)
   string(LENGTH "${hex}" hex_length)

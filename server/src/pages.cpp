@@ -1,5 +1,9 @@
 #include "pages.h"
 
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <array>
 #include <cassert>
 #include <map>
 #include <utility>
@@ -227,7 +231,7 @@ constexpr int kYearsOffered = 31;
 std::string landing_page() { return render("pages/landing.html", View()); }
 
 std::string report_page(const form::Questionnaire& questionnaire, std::string_view csrf_token,
-                        int current_year) {
+                        int current_year, const BrowserSettings& browser) {
   std::vector<View> questions;
   for (const form::Question& question : questionnaire.questions) {
     questions.push_back(question_view(question));
@@ -242,6 +246,11 @@ std::string report_page(const form::Questionnaire& questionnaire, std::string_vi
   }
   View view;
   view.text("csrf_token", csrf_token)
+      .text("app_integrity", asset_integrity("static/app.js"))
+      .text("codename_salt", browser.codename_salt_hex)
+      .number("upload_bytes", static_cast<long long>(browser.upload_bytes))
+      .number("uploads_per_draft", static_cast<long long>(browser.uploads_per_draft))
+      .number("report_bytes", static_cast<long long>(browser.report_bytes))
       .section("questions", std::move(questions))
       .section("years", std::move(years))
       .section("countries", std::move(countries));
@@ -272,11 +281,36 @@ std::optional<Asset> static_asset(std::string_view path) {
   const std::string_view name = path.substr(1);
   for (const embedded::File& file : embedded::files()) {
     if (file.path != name) continue;
-    const std::string_view type =
-        name.ends_with(".css") ? "text/css; charset=utf-8" : "application/octet-stream";
+    std::string_view type = "application/octet-stream";
+    if (name.ends_with(".css")) type = "text/css; charset=utf-8";
+    if (name.ends_with(".js")) type = "text/javascript; charset=utf-8";
     return Asset{type, file.bytes, file.etag};
   }
   return std::nullopt;
+}
+
+const std::string& asset_integrity(std::string_view name) {
+  // Computed once per asset: the embedded bytes never change while the server runs.
+  static const std::map<std::string, std::string, std::less<>> integrities = [] {
+    std::map<std::string, std::string, std::less<>> all;
+    for (const embedded::File& file : embedded::files()) {
+      if (!file.path.starts_with("static/")) continue;
+      std::array<unsigned char, 48> digest{};
+      unsigned int digest_size = 0;
+      const int hashed = EVP_Digest(file.bytes.data(), file.bytes.size(), digest.data(),
+                                    &digest_size, EVP_sha384(), nullptr);
+      assert(hashed == 1 && digest_size == digest.size());
+      (void)hashed;
+      std::array<char, sodium_base64_ENCODED_LEN(48, sodium_base64_VARIANT_ORIGINAL)> text{};
+      sodium_bin2base64(text.data(), text.size(), digest.data(), digest.size(),
+                        sodium_base64_VARIANT_ORIGINAL);
+      all.emplace(std::string(file.path), std::string("sha384-") + text.data());
+    }
+    return all;
+  }();
+  const auto found = integrities.find(name);
+  assert(found != integrities.end() && "every static asset is embedded (web/CMakeLists.txt)");
+  return found->second;
 }
 
 }  // namespace tipline::server::pages

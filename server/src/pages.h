@@ -1,13 +1,16 @@
 // The source side's server-rendered pages, which work without JavaScript (Tor Browser's
-// "Safest" level), and the static assets they use.
+// "Safest" level), and the static assets they use: style.css, and app.js, the progressive
+// layer that encrypts in the browser (web/src/, bundled by esbuild at build time).
 //
 // Pages are filled from the templates in web/pages/, embedded in the binary; each template
 // holds all of its page's own words (questions come from the questionnaire, country names
 // from questionnaire.cpp). Every value put into a page is HTML-escaped. The pages load only
-// /static/style.css and post only to their own origin:
+// /static/ assets and post only to their own origin:
 //   GET /                   landing_page(): how to stay safe; links to GET /report
-//   GET /report             report_page(): POSTs to /report as multipart/form-data the
-//                           questions' fields (questionnaire.h), files named
+//   GET /report             report_page(): loads /static/app.js, which encrypts in the
+//                           browser when it can; otherwise the form POSTs to /report as
+//                           multipart/form-data the questions' fields (questionnaire.h),
+//                           files named
 //                           form::kAttachmentsField and form::kCsrfField
 //   answer to POST /report  codename_page(): POSTs to /codename, urlencoded,
 //                           form::kCodenameField, form::kCsrfField and codename_shown (a
@@ -18,6 +21,8 @@
 // Thread safety: pure functions of their arguments.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,10 +33,20 @@ namespace tipline::server::pages {
 
 [[nodiscard]] std::string landing_page();
 
+// What the report page's script (static/app.js) needs to encrypt in the browser, put on the
+// form as data- attributes. None of it is secret.
+struct BrowserSettings {
+  std::string_view codename_salt_hex;  // the instance salt of the codename derivation, hex
+  std::uint64_t upload_bytes = 0;      // limits.upload_bytes: the largest encrypted file
+  std::size_t uploads_per_draft = 0;   // limits.uploads_per_draft: files per report
+  std::uint64_t report_bytes = 0;      // limits.report_bytes: the largest encrypted report
+};
+
 // The report form for `questionnaire`. Month questions offer the years from current_year
-// back to current_year - 30.
+// back to current_year - 30. The page loads static/app.js, which encrypts in the browser.
 [[nodiscard]] std::string report_page(const form::Questionnaire& questionnaire,
-                                      std::string_view csrf_token, int current_year);
+                                      std::string_view csrf_token, int current_year,
+                                      const BrowserSettings& browser);
 
 // Shows `codename` (display form) once and asks for it to be retyped. retype_mismatch adds a
 // notice that the last retyped codename was wrong. The page holds the codename: callers
@@ -55,5 +70,9 @@ struct Asset {
 
 // The embedded asset served at `path` ("/static/style.css"), if there is one.
 [[nodiscard]] std::optional<Asset> static_asset(std::string_view path);
+
+// The Subresource Integrity value ("sha384-" and base64) of the embedded static asset `name`
+// ("static/app.js"), for the integrity attribute of the element that loads it.
+[[nodiscard]] const std::string& asset_integrity(std::string_view name);
 
 }  // namespace tipline::server::pages

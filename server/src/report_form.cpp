@@ -800,10 +800,19 @@ Response report_page(unsigned version, bool head, const RequestContext& context,
   if (!questionnaire) {
     return failure(http::status::internal_server_error, version, kBroken, context, head);
   }
+  const auto salt = instance_salt(services.config);
+  if (!salt) return failure(http::status::internal_server_error, version, kBroken, context, head);
+  // The salt is public: the browser needs it to derive a codename's keys (design §4.3).
+  const crypto::Secret salt_hex_bytes = salt->to_hex();
+  const std::string salt_hex(reinterpret_cast<const char*>(salt_hex_bytes.expose().data()),
+                             salt_hex_bytes.size());
+  const config::Limits& limits = services.config.limits;
+  const pages::BrowserSettings browser{salt_hex, limits.upload_bytes, limits.uploads_per_draft,
+                                       limits.report_bytes};
   const std::string token = new_csrf_token();
-  Response response =
-      html_response(http::status::ok, version,
-                    pages::report_page(*questionnaire, token, current_year()), head, context);
+  Response response = html_response(
+      http::status::ok, version, pages::report_page(*questionnaire, token, current_year(), browser),
+      head, context);
   response.set(http::field::set_cookie, csrf_cookie_header(token, context.tls));
   return response;
 }

@@ -59,6 +59,7 @@ constexpr std::array kSourceRoutes = {
     Route{"/", "GET, HEAD"},
     Route{"/healthz", "GET, HEAD"},
     Route{"/static/style.css", "GET, HEAD"},
+    Route{"/static/app.js", "GET, HEAD"},
     Route{"/report", "GET, HEAD, POST"},
     Route{"/codename", "POST"},
     Route{"/api/v1/keys", "GET, HEAD"},
