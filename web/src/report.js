@@ -1,0 +1,59 @@
+// The report document (tipline-report/1) from the report form, exactly as the server makes
+// it from the same form without JavaScript (server/src/questionnaire.h): answered questions
+// only, in the form's order; a month as "YYYY-MM" or "YYYY"; a multiple choice as an array
+// in option order; text with "\n" line breaks. Then Padmé padding (crypto/padding.h).
+
+const NOT_QUESTIONS = new Set(["csrf_token", "attachments", "codename"]);
+const BLANK = /^[ \t\r\n]*$/;
+
+export function reportDocument(form) {
+  const answers = {};
+  const months = new Map();  // id -> { year, month }
+  for (const element of form.elements) {
+    const { name, type } = element;
+    if (!name || NOT_QUESTIONS.has(name) || element.disabled) continue;
+    const dot = name.indexOf(".");
+    if (dot > 0) {
+      const id = name.slice(0, dot);
+      if (!months.has(id)) {
+        months.set(id, {});
+        answers[id] = undefined;  // keeps the question's place in the order
+      }
+      months.get(id)[name.slice(dot + 1)] = element.value;
+      continue;
+    }
+    if (type === "checkbox") {
+      if (!(name in answers)) answers[name] = undefined;
+      if (element.checked) (answers[name] ??= []).push(element.value);
+    } else if (type === "radio") {
+      if (!(name in answers)) answers[name] = undefined;
+      if (element.checked) answers[name] = element.value;
+    } else if (type !== "submit" && type !== "button" && type !== "file" && type !== "hidden") {
+      answers[name] = BLANK.test(element.value) ? undefined : element.value.replace(/\r\n?/g, "\n");
+    }
+  }
+  for (const [id, { year, month }] of months) {
+    if (year) answers[id] = month ? `${year}-${month}` : year;
+  }
+  for (const id of Object.keys(answers)) {
+    if (answers[id] === undefined) delete answers[id];
+  }
+  return JSON.stringify({ format: "tipline-report/1", answers });
+}
+
+// The Padmé length of `length` (Nikitin et al., PETS 2019).
+export function padmeLength(length) {
+  if (length <= 8) return length;
+  const e = Math.floor(Math.log2(length));
+  const s = Math.floor(Math.log2(e)) + 1;
+  const mask = 2 ** (e - s) - 1;
+  return Math.floor((length + mask) / (mask + 1)) * (mask + 1);
+}
+
+// bytes || 0x80 || zeros, padmeLength(bytes.length + 1) bytes in all.
+export function pad(bytes) {
+  const padded = new Uint8Array(padmeLength(bytes.length + 1));
+  padded.set(bytes);
+  padded[bytes.length] = 0x80;
+  return padded;
+}
