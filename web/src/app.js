@@ -10,8 +10,8 @@ import { base64 } from "@scure/base";
 import { Encrypter } from "age-encryption";
 
 import * as codename from "./codename.js";
-import { pad, reportDocument } from "./report.js";
-import { kindOf, strip } from "./strip.js";
+import { monthsWithoutYear, pad, reportDocument } from "./report.js";
+import { strip } from "./strip.js";
 import { Upload, UploadRefused } from "./tus.js";
 
 const root = document.documentElement;
@@ -25,7 +25,11 @@ function supported() {
     typeof Blob === "function" && typeof Blob.prototype.stream === "function" &&
     typeof TextEncoder === "function" &&
     typeof XMLHttpRequest === "function" &&
-    typeof crypto === "object" && typeof crypto.getRandomValues === "function"
+    // age-encryption needs WebCrypto, which browsers offer only in a secure context
+    // (HTTPS, an onion service, or loopback).
+    window.isSecureContext === true &&
+    typeof crypto === "object" && typeof crypto.getRandomValues === "function" &&
+    typeof crypto.subtle === "object"
   );
 }
 
@@ -69,6 +73,16 @@ async function postJson(path, body) {
   return { status: answer.status, body: text ? JSON.parse(text) : {} };
 }
 
+async function fetchRecipients() {
+  const answer = await fetch("/api/v1/keys", { credentials: "omit", cache: "no-store" });
+  if (answer.status !== 200) throw new Refused(answer.status);
+  const keys = await answer.json();
+  return JSON.parse(keys.bundle).recipients.map((recipient) => recipient.age);
+}
+
+// The report may have been stored: its answer was lost, and sending it again is refused.
+class Uncertain extends Error {}
+
 class Refused extends Error {
   constructor(status) {
     super(`refused: ${status}`);
@@ -78,6 +92,7 @@ class Refused extends Error {
 
 // What the witness reads when a step fails.
 function reasonOf(error) {
+  if (error instanceof Uncertain) return t("error_uncertain");
   const status = error instanceof Refused || error instanceof UploadRefused ? error.status : -1;
   if (status === 503) return t("error_not_accepting");
   if (status === 429 || status === 507) return t("error_busy");
@@ -86,37 +101,77 @@ function reasonOf(error) {
   return t("error_network");
 }
 
+// Each chosen file cleaned once, as soon as it is chosen, so that the note under the file
+// field says what will really be sent: strip() results by File.
+const cleaning = new WeakMap();
+// A file that cannot be read at all (moved, deleted) counts as unreadable.
+function cleaned(file) {
+  if (!cleaning.has(file)) {
+    cleaning.set(file, strip(file).catch(() => ({ blob: file, result: "unreadable" })));
+  }
+  return cleaning.get(file);
+}
+
+// The ciphertext length of `size` bytes sealed to `recipients`.
+async function sealedSize(recipients, size) {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient);
+  const stream = await encrypter.encrypt(new ReadableStream({ start: (c) => c.close() }));
+  stream.cancel().catch(() => {});
+  return stream.size(size);
+}
+
+// The problems that stop the chosen files from being sent, as text; none is [].
+async function fileProblems(files, limits) {
+  const problems = [];
+  if (files.length > limits.uploadsPerDraft) {
+    problems.push(t("too_many_files", { count: limits.uploadsPerDraft }));
+  }
+  for (const file of files) {
+    if (file.size > limits.uploadBytes) {
+      problems.push(t("file_too_large", { name: file.name, size: formatBytes(limits.uploadBytes) }));
+    } else if ((await cleaned(file)).result === "unreadable") {
+      problems.push(t("file_unreadable", { name: file.name }));
+    }
+  }
+  return problems;
+}
+
 // Notes under the file input on what will happen to each chosen file's hidden details.
 function describeChosenFiles(input, notes, limits) {
+  let generation = 0;
   input.addEventListener("change", async () => {
+    const current = ++generation;
     const files = [...input.files];
     const items = [];
-    if (files.length > limits.uploadsPerDraft) {
-      items.push(element("li", { class: "problem" }, t("too_many_files", { count: limits.uploadsPerDraft })));
+    for (const problem of await fileProblems(files, limits)) {
+      items.push(element("li", { class: "problem" }, problem));
     }
     for (const file of files) {
-      if (file.size > limits.uploadBytes) {
-        items.push(element("li", { class: "problem" },
-          t("file_too_large", { name: file.name, size: formatBytes(limits.uploadBytes) })));
-        continue;
-      }
-      const photo = (await kindOf(file)) !== "other";
-      items.push(element("li", {}, t(photo ? "file_will_be_cleaned" : "file_cannot_be_cleaned", { name: file.name })));
+      if (file.size > limits.uploadBytes) continue;
+      const { result } = await cleaned(file);
+      if (result === "unreadable") continue;
+      const key = result === "unsupported" ? "file_cannot_be_cleaned" : "file_will_be_cleaned";
+      items.push(element("li", {}, t(key, { name: file.name })));
     }
-    notes.replaceChildren(...items);
+    if (current === generation) notes.replaceChildren(...items);
   });
 }
 
 // One row of the upload list: the file's name, a progress bar, its state and a pause button.
+let rowCount = 0;
 class UploadRow {
   constructor(file, list) {
-    this.progress = element("progress", { max: "100", value: "0", "aria-label": file.name });
+    const nameId = `upload-name-${++rowCount}`;
+    this.progress = element("progress", { max: "100", value: "0", "aria-labelledby": nameId });
     this.state = element("span", { class: "state" }, t("upload_waiting"));
     this.note = element("span", { class: "note" });
-    this.button = element("button", { type: "button", class: "pause", disabled: true }, t("pause"));
+    // Its accessible description is the file's name: "Pause" alone would not say which.
+    this.button = element("button", { type: "button", class: "pause", disabled: true,
+      "aria-describedby": nameId }, t("pause"));
     this.row = element("li", { class: "upload", "data-state": "waiting" },
-      element("span", { class: "name", dir: "auto" }, file.name), this.progress, this.state,
-      this.note, this.button);
+      element("span", { class: "name", dir: "auto", id: nameId }, file.name), this.progress,
+      this.state, this.note, this.button);
     list.append(this.row);
     this.percent = 0;
   }
@@ -135,38 +190,52 @@ class UploadRow {
   }
 }
 
+// Answers after which a file's upload is started afresh (cleaned, sealed and created again)
+// rather than resumed: the upload expired (404, 410) or was refused, e.g. because the
+// recipient bundle changed while it was sent (400).
+const RESTART_UPLOAD = new Set([400, 404, 410]);
+const MAX_UPLOAD_STARTS = 3;
+
 // The whole encrypted submission. Each step is done once: after a failure, send() goes on
 // from the step that failed (the source stays registered, finished uploads stay finished).
 class Submission {
-  constructor(view, limits) {
+  constructor(view, limits, recipients, files) {
     this.view = view;
     this.limits = limits;
     this.report = reportDocument(form);
-    this.files = [...form.elements.attachments.files];
+    this.files = files;
     this.rows = this.files.map((file) => new UploadRow(file, view.uploads));
     this.uploadIds = new Array(this.files.length).fill(null);
     this.uploads = new Array(this.files.length).fill(null);
+    this.uploadStarts = new Array(this.files.length).fill(0);
     this.codename = null;
     this.keys = null;
     this.registered = false;
     this.draft = null;
-    this.recipients = null;
+    this.recipients = recipients;
     this.submitted = false;
+    this.submissionUnanswered = false;  // a POST /api/v1/submissions got no answer
   }
 
   async send() {
     const { view } = this;
     view.status(t("status_preparing"));
-    if (this.recipients === null) this.recipients = await this.fetchRecipients();
     if (this.codename === null) this.codename = codename.generate();
     if (this.keys === null) {
-      this.keys = await codename.derive(this.codename, this.limits.codenameSalt,
-        (fraction) => view.status(t("status_preparing_percent", { percent: Math.round(fraction * 100) })));
+      // Announced in steps of a quarter: a screen reader would read every percent.
+      let announced = 0;
+      this.keys = await codename.derive(this.codename, this.limits.codenameSalt, (fraction) => {
+        const percent = Math.floor(fraction * 4) * 25;
+        if (percent > announced) view.status(t("status_preparing_percent", { percent }));
+        announced = Math.max(announced, percent);
+      });
     }
     if (!this.registered) {
       const loginSecret = base64.encode(this.keys.loginSecret);
       const source = await postJson("/api/v1/sources", { login_secret: loginSecret, recipient: this.keys.recipient });
-      if (source.status !== 201) throw new Refused(source.status);
+      // 409: already registered, which for a fresh random codename can only be this page's
+      // own earlier request whose answer was lost.
+      if (source.status !== 201 && source.status !== 409) throw new Refused(source.status);
       this.registered = true;
       view.showCodename(codename.displayForm(this.codename), this.codename);
     }
@@ -184,17 +253,20 @@ class Submission {
     if (!this.submitted) {
       const sealed = await this.encrypter().encrypt(pad(new TextEncoder().encode(this.report)));
       const body = { report: base64.encode(sealed), draft: this.draft, uploads: this.uploadIds };
-      const answer = await postJson("/api/v1/submissions", body);
+      let answer;
+      try {
+        answer = await postJson("/api/v1/submissions", body);
+      } catch (error) {
+        this.submissionUnanswered = true;
+        throw error;
+      }
+      // The draft is used up by the submission that stored the report: after an answer
+      // that never arrived, its 400 means the report may well be stored already.
+      if (answer.status === 400 && this.submissionUnanswered) throw new Uncertain();
       if (answer.status !== 201) throw new Refused(answer.status);
       this.submitted = true;
+      this.report = null;
     }
-  }
-
-  async fetchRecipients() {
-    const answer = await fetch("/api/v1/keys", { credentials: "omit", cache: "no-store" });
-    if (answer.status !== 200) throw new Refused(answer.status);
-    const keys = await answer.json();
-    return JSON.parse(keys.bundle).recipients.map((recipient) => recipient.age);
   }
 
   encrypter() {
@@ -204,11 +276,25 @@ class Submission {
   }
 
   async sendFile(i) {
+    for (;;) {
+      try {
+        return await this.uploadFile(i);
+      } catch (error) {
+        const restart = error instanceof UploadRefused && RESTART_UPLOAD.has(error.status);
+        if (!restart || this.uploadStarts[i] >= MAX_UPLOAD_STARTS) throw error;
+        this.uploads[i] = null;
+        if (error.status === 400) this.recipients = await fetchRecipients();
+      }
+    }
+  }
+
+  async uploadFile(i) {
     const row = this.rows[i];
     let upload = this.uploads[i];
     if (upload === null) {
+      ++this.uploadStarts[i];
       row.set("cleaning", t("upload_cleaning"));
-      const { blob, result } = await strip(this.files[i]);
+      const { blob, result } = await cleaned(this.files[i]);
       row.note.textContent = t(result === "stripped" ? "file_cleaned" : result === "clean"
         ? "file_had_nothing_hidden" : "file_not_cleaned");
       const stream = await this.encrypter().encrypt(blob.stream());
@@ -234,10 +320,10 @@ class Submission {
       });
       this.uploads[i] = upload;
       row.button.disabled = false;
-      row.button.addEventListener("click", () => {
+      row.button.onclick = () => {
         if (row.row.dataset.state === "paused") upload.resume();
         else upload.pause();
-      });
+      };
     }
     try {
       return await upload.start();
@@ -259,7 +345,7 @@ class SendingView {
       element("h2", {}, t("sent_heading")), element("p", {}, t("sent_text")));
     this.failedText = element("p", { id: "report-failed-reason" });
     this.retry = element("button", { type: "button", id: "report-retry" }, t("try_again"));
-    this.failed = element("section", { id: "report-failed", hidden: true, role: "alert" },
+    this.failed = element("section", { id: "report-failed", hidden: true, role: "alert", tabindex: "-1" },
       element("h2", {}, t("failed_heading")), this.failedText, element("p", {}, t("failed_kept")), this.retry);
     this.heading = element("h2", { id: "sending-heading", tabindex: "-1" }, t("sending_heading"));
     this.section = element("section", { id: "sending", "aria-labelledby": "sending-heading" },
@@ -293,7 +379,6 @@ class SendingView {
     });
     const mismatch = element("p", { id: "codename-mismatch", class: "problem", role: "alert", hidden: true }, t("codename_mismatch"));
     const confirm = element("button", { type: "button", id: "codename-confirm" }, t("codename_confirm"));
-    const done = element("p", { id: "codename-confirmed", role: "status" });
     const check = () => {
       const typed = codename.normalize(retype.value);
       if (typed.digits !== digits) {
@@ -302,11 +387,12 @@ class SendingView {
         retype.focus();
         return;
       }
-      mismatch.hidden = true;
-      retype.removeAttribute("aria-invalid");
-      retype.disabled = true;
-      confirm.disabled = true;
-      done.textContent = t("codename_confirmed");
+      // Kept: the codename leaves the page, so that nobody who later sees this device
+      // or the browser's restored session finds it here.
+      retype.value = "";
+      const heading = element("h2", { id: "codename-heading", tabindex: "-1" }, t("codename_heading"));
+      this.codenamePanel.replaceChildren(heading, element("p", { id: "codename-confirmed" }, t("codename_confirmed")));
+      heading.focus();
       this.confirmed = true;
       this.onConfirmed?.();
     };
@@ -321,15 +407,17 @@ class SendingView {
       element("p", { class: "warning" }, t("codename_keep")),
       element("label", { for: "codename-retype" }, t("codename_retype_label")),
       element("p", { id: "codename-retype-help", class: "help" }, t("codename_retype_help")),
-      retype, mismatch, element("p", {}, confirm), done);
+      retype, mismatch, element("p", {}, confirm));
     this.codenamePanel.hidden = false;
     this.codenamePanel.querySelector("h2").focus();
   }
 
-  fail(reason) {
+  fail(reason, canRetry) {
     this.failedText.textContent = reason;
     this.failed.hidden = false;
+    this.retry.hidden = !canRetry;
     this.retry.disabled = false;
+    this.failed.focus();
   }
 }
 
@@ -354,50 +442,92 @@ function start() {
   input.after(notes);
   describeChosenFiles(input, notes, limits);
 
+  let busy = false;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const files = [...input.files];
-    if (files.length > limits.uploadsPerDraft || files.some((file) => file.size > limits.uploadBytes)) {
-      input.focus();
+    if (busy) return;
+    busy = true;
+    try {
+      await submit(input, notes, limits);
+    } finally {
+      busy = false;
+    }
+  });
+}
+
+// What stops the form from being sent, shown under the file field; true when all is well.
+async function checkForm(input, notes, limits, files) {
+  for (const select of monthsWithoutYear(form)) {
+    const year = form.elements[select.name.replace(/\.month$/, ".year")];
+    year.setCustomValidity(t("month_needs_year"));
+    year.addEventListener("change", () => year.setCustomValidity(""), { once: true });
+  }
+  if (!form.reportValidity()) return null;
+  const problems = await fileProblems(files, limits);
+  let recipients = null;
+  try {
+    recipients = await fetchRecipients();
+    for (const file of files) {
+      const { blob } = await cleaned(file);
+      if (await sealedSize(recipients, blob.size) > limits.uploadBytes) {
+        problems.push(t("file_too_large", { name: file.name, size: formatBytes(limits.uploadBytes) }));
+      }
+    }
+  } catch (error) {
+    problems.push(reasonOf(error));
+  }
+  if (problems.length === 0) return recipients;
+  notes.replaceChildren(...problems.map((problem) => element("li", { class: "problem", role: "alert" }, problem)));
+  input.focus();
+  return null;
+}
+
+async function submit(input, notes, limits) {
+  const files = [...input.files];
+  const recipients = await checkForm(input, notes, limits, files);
+  if (recipients === null) return;
+  form.hidden = true;
+  const view = new SendingView();
+  const submission = new Submission(view, limits, recipients, files);
+  root.dataset.flow = "sending";
+  const leaving = (e) => e.preventDefault();
+  window.addEventListener("beforeunload", leaving);
+  view.heading.focus();
+  const finish = () => {
+    if (!submission.submitted || !view.confirmed) {
+      if (submission.submitted) view.status(t("status_waiting_for_codename"));
       return;
     }
-    form.hidden = true;
-    const view = new SendingView();
-    const submission = new Submission(view, limits);
+    window.removeEventListener("beforeunload", leaving);
+    // Nothing of the report stays in the page once it is sent.
+    form.reset();
+    submission.codename = null;
+    submission.files = [];
+    view.section.hidden = true;
+    view.codenamePanel.hidden = true;
+    view.sent.hidden = false;
+    view.sent.focus();
+    root.dataset.flow = "sent";
+  };
+  view.onConfirmed = finish;
+  const attempt = async () => {
+    view.failed.hidden = true;
+    try {
+      await submission.send();
+      finish();
+    } catch (error) {
+      root.dataset.flow = "failed";
+      view.fail(reasonOf(error), !(error instanceof Uncertain));
+      if (error instanceof Uncertain) window.removeEventListener("beforeunload", leaving);
+    }
+  };
+  view.retry.addEventListener("click", () => {
+    view.retry.disabled = true;
     root.dataset.flow = "sending";
-    const leaving = (e) => e.preventDefault();
-    window.addEventListener("beforeunload", leaving);
     view.heading.focus();
-    const finish = () => {
-      if (!submission.submitted || !view.confirmed) {
-        if (submission.submitted) view.status(t("status_waiting_for_codename"));
-        return;
-      }
-      window.removeEventListener("beforeunload", leaving);
-      view.section.hidden = true;
-      view.codenamePanel.hidden = true;
-      view.sent.hidden = false;
-      view.sent.focus();
-      root.dataset.flow = "sent";
-    };
-    view.onConfirmed = finish;
-    const attempt = async () => {
-      view.failed.hidden = true;
-      try {
-        await submission.send();
-        finish();
-      } catch (error) {
-        root.dataset.flow = "failed";
-        view.fail(reasonOf(error));
-      }
-    };
-    view.retry.addEventListener("click", () => {
-      view.retry.disabled = true;
-      root.dataset.flow = "sending";
-      attempt();
-    });
-    await attempt();
+    attempt();
   });
+  await attempt();
 }
 
 start();

@@ -76,13 +76,9 @@ export async function derive(digits, saltHex, onProgress) {
   const salt = new Uint8Array(prefix.length + instanceSalt.length);
   salt.set(prefix);
   salt.set(instanceSalt, prefix.length);
-  const key = await scryptAsync(new TextEncoder().encode(digits), salt, {
-    N: 2 ** 16,
-    r: 8,
-    p: 1,
-    dkLen: 64,
-    onProgress,
-  });
+  const password = new TextEncoder().encode(digits);
+  const key = await scryptAsync(password, salt, { N: 2 ** 16, r: 8, p: 1, dkLen: 64, onProgress });
+  password.fill(0);
   const loginSecret = key.slice(0, 32);
   const scalar = key.slice(32, 64);
   key.fill(0);

@@ -7,7 +7,8 @@ const NOT_QUESTIONS = new Set(["csrf_token", "attachments", "codename"]);
 const BLANK = /^[ \t\r\n]*$/;
 
 export function reportDocument(form) {
-  const answers = {};
+  // A Map, not an object: ids such as "20" or "__proto__" keep their place and meaning.
+  const answers = new Map();
   const months = new Map();  // id -> { year, month }
   for (const element of form.elements) {
     const { name, type } = element;
@@ -17,28 +18,34 @@ export function reportDocument(form) {
       const id = name.slice(0, dot);
       if (!months.has(id)) {
         months.set(id, {});
-        answers[id] = undefined;  // keeps the question's place in the order
+        answers.set(id, undefined);  // keeps the question's place in the order
       }
       months.get(id)[name.slice(dot + 1)] = element.value;
       continue;
     }
     if (type === "checkbox") {
-      if (!(name in answers)) answers[name] = undefined;
-      if (element.checked) (answers[name] ??= []).push(element.value);
+      if (!answers.has(name)) answers.set(name, undefined);
+      if (element.checked) answers.set(name, [...(answers.get(name) ?? []), element.value]);
     } else if (type === "radio") {
-      if (!(name in answers)) answers[name] = undefined;
-      if (element.checked) answers[name] = element.value;
+      if (!answers.has(name)) answers.set(name, undefined);
+      if (element.checked) answers.set(name, element.value);
     } else if (type !== "submit" && type !== "button" && type !== "file" && type !== "hidden") {
-      answers[name] = BLANK.test(element.value) ? undefined : element.value.replace(/\r\n?/g, "\n");
+      const text = BLANK.test(element.value) ? undefined : element.value.replace(/\r\n?/g, "\n");
+      answers.set(name, text);
     }
   }
   for (const [id, { year, month }] of months) {
-    if (year) answers[id] = month ? `${year}-${month}` : year;
+    if (year) answers.set(id, month ? `${year}-${month}` : year);
   }
-  for (const id of Object.keys(answers)) {
-    if (answers[id] === undefined) delete answers[id];
-  }
-  return JSON.stringify({ format: "tipline-report/1", answers });
+  const answered = [...answers].filter(([, value]) => value !== undefined);
+  const json = answered.map(([id, value]) => `${JSON.stringify(id)}:${JSON.stringify(value)}`);
+  return `{"format":"tipline-report/1","answers":{${json.join(",")}}}`;
+}
+
+// The month selects whose month is chosen without a year, which the server would refuse.
+export function monthsWithoutYear(form) {
+  return [...form.elements].filter((element) => element.name?.endsWith(".month") &&
+    element.value !== "" && form.elements[element.name.replace(/\.month$/, ".year")]?.value === "");
 }
 
 // The Padmé length of `length` (Nikitin et al., PETS 2019).

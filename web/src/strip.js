@@ -53,9 +53,13 @@ function keepsSegment(marker, payloadStart) {
   );
 }
 
-// The byte ranges [start, end) of `file` that make the cleaned JPEG, found in one streamed
-// pass over the file (segment headers are small; scans are skipped byte by byte).
-async function jpegRanges(file) {
+// The bytes of the JFIF APP0 header up to its thumbnail: "JFIF\0", version, density units,
+// densities, thumbnail width and height.
+const JFIF_BYTES = 14;
+
+// The parts that make the cleaned JPEG, found in one streamed pass over the file: segment
+// headers are read a byte at a time, scan data a chunk at a time.
+async function jpegParts(file) {
   const reader = file.stream().getReader();
   let chunk = new Uint8Array(0);
   let chunkStart = 0;  // file offset of chunk[0]
@@ -85,40 +89,49 @@ async function jpegRanges(file) {
     return out;
   }
 
-  const ranges = [[0, 2]];  // SOI
+  // Parts of the output: [start, end) ranges of the file, or replacement bytes.
+  const parts = [[0, 2]];  // SOI
+  const keep = (start, end) => {
+    const last = parts[parts.length - 1];
+    if (Array.isArray(last) && last[1] === start) last[1] = end;
+    else parts.push([start, end]);
+  };
   let removed = false;
   let at = 2;
   let inScan = false;
   try {
     for (;;) {
       let byte = await byteAt(at);
-      if (byte < 0) throw new Unreadable();  // no EOI
-      if (inScan && byte !== 0xff) {
-        // Entropy-coded data up to the next 0xFF, found in the chunk at hand.
+      if (byte < 0) {
+        // No EOI: decoders show what the scans hold, so the file is kept to its end.
+        if (inScan) break;
+        throw new Unreadable();
+      }
+      if (byte !== 0xff) {
+        // Entropy-coded data within a scan; between segments, stray bytes that decoders
+        // skip (and so does this). Either way up to the next 0xFF in the chunk at hand.
         const next = chunk.indexOf(0xff, at - chunkStart);
         const end = next < 0 ? chunkStart + chunk.length : chunkStart + next;
-        const last = ranges[ranges.length - 1];
-        if (last[1] === at) last[1] = end;
-        else ranges.push([at, end]);
+        if (inScan) keep(at, end);
+        else removed = true;
         at = end;
         continue;
       }
-      if (byte !== 0xff) throw new Unreadable();
       // A marker: 0xFF, optional fill bytes 0xFF, then its code.
       let codeAt = at + 1;
       while ((byte = await byteAt(codeAt)) === 0xff) ++codeAt;
-      if (byte < 0) throw new Unreadable();
+      if (byte < 0) {
+        if (inScan) break;
+        throw new Unreadable();
+      }
       const marker = byte;
       if (inScan && (marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7))) {
-        // Stuffed 0xFF00 or a restart marker: part of the entropy-coded data.
-        const last = ranges[ranges.length - 1];
-        if (last[1] === at) last[1] = codeAt + 1;
-        else ranges.push([at, codeAt + 1]);
+        keep(at, codeAt + 1);  // stuffed 0xFF00 or a restart marker: still scan data
         at = codeAt + 1;
         continue;
       }
       if (marker === 0xd9) {  // EOI: the end of the first image
-        ranges.push([at, codeAt + 1]);
+        keep(at, codeAt + 1);
         if ((await byteAt(codeAt + 1)) >= 0) removed = true;  // a trailer is dropped
         break;
       }
@@ -128,24 +141,30 @@ async function jpegRanges(file) {
       const lengthBytes = await bytes(codeAt + 1, 2);
       const length = (lengthBytes[0] << 8) | lengthBytes[1];
       if (length < 2) throw new Unreadable();
-      const payloadStart = codeAt + 3;
       const end = codeAt + 1 + length;
-      const probe = await bytes(payloadStart, Math.min(12, length - 2));
-      if (keepsSegment(marker, probe)) {
-        ranges.push([at, end]);
-        // Reach the end of the segment so the next read starts there.
-        if (length > 2 && (await byteAt(end - 1)) < 0) throw new Unreadable();
-      } else {
+      const probe = await bytes(codeAt + 3, Math.min(JFIF_BYTES, length - 2));
+      if (!keepsSegment(marker, probe)) {
         removed = true;
-        if ((await byteAt(end - 1)) < 0) throw new Unreadable();
+      } else if (marker === 0xe0 && probe.length === JFIF_BYTES && probe[12] * probe[13] > 0) {
+        // A JFIF thumbnail is a small copy of the photo, as it was before any editing:
+        // the header is kept without it.
+        const header = new Uint8Array(4 + JFIF_BYTES);
+        header.set([0xff, 0xe0, 0x00, 2 + JFIF_BYTES]);
+        header.set(probe.subarray(0, 12), 4);
+        parts.push(header);
+        removed = true;
+      } else {
+        keep(at, end);
       }
+      // Reach the end of the segment, so that the next read starts there.
+      if ((await byteAt(end - 1)) < 0) throw new Unreadable();
       at = end;
       inScan = marker === 0xda;  // SOS: entropy-coded data follows its header
     }
   } finally {
     reader.cancel().catch(() => {});
   }
-  return { ranges, removed };
+  return { parts, removed };
 }
 
 // PNG: the signature, then only the chunks that define the image (critical chunks, colour
@@ -159,16 +178,27 @@ const PNG_KEPT = new Set([
 async function pngParts(file) {
   const parts = [file.slice(0, 8)];
   let removed = false;
+  let imageData = false;
   let at = 8;
   for (;;) {
     const header = await read(file, at, at + 8);
-    if (header.length < 8) throw new Unreadable();  // no IEND
+    if (header.length < 8) {
+      // Cut off before IEND: decoders show the image data there is, and so is it kept.
+      if (imageData) break;
+      throw new Unreadable();
+    }
     const length = new DataView(header.buffer).getUint32(0);
     const type = ascii(header, 4, 4);
+    if (!/^[A-Za-z]{4}$/.test(type)) throw new Unreadable();
     const end = at + 12 + length;
-    if (end > file.size || !/^[A-Za-z]{4}$/.test(type)) throw new Unreadable();
+    if (end > file.size) {
+      if (type !== "IDAT") throw new Unreadable();
+      parts.push(file.slice(at));
+      break;
+    }
     if (PNG_KEPT.has(type)) parts.push(file.slice(at, end));
     else removed = true;
+    imageData ||= type === "IDAT";
     at = end;
     if (type === "IEND") break;
   }
@@ -182,6 +212,10 @@ const WEBP_KEPT = new Set(["VP8 ", "VP8L", "VP8X", "ALPH", "ANIM", "ANMF", "ICCP
 const VP8X_EXIF_FLAG = 0x08;
 const VP8X_XMP_FLAG = 0x04;
 
+// A VP8X chunk holds 10 bytes; anything much larger is not one.
+const VP8X_MAX_BYTES = 64;
+const WEBP_IMAGE = new Set(["VP8 ", "VP8L", "ANMF"]);
+
 async function webpParts(file) {
   const head = await read(file, 0, 12);
   const riffEnd = 8 + new DataView(head.buffer).getUint32(4, true);
@@ -189,29 +223,40 @@ async function webpParts(file) {
   const parts = [];
   let body = 4;  // "WEBP"
   let removed = riffEnd < file.size;
+  let image = false;
   let at = 12;
   while (at < riffEnd) {
     const header = await read(file, at, at + 8);
     if (header.length < 8) throw new Unreadable();
     const type = ascii(header, 0, 4);
     const size = new DataView(header.buffer).getUint32(4, true);
-    const end = at + 8 + size + (size % 2);
+    let end = at + 8 + size + (size % 2);
+    // The last chunk's padding byte is sometimes missing; decoders accept that, and the
+    // cleaned file gets it back.
+    const padMissing = end === riffEnd + 1 && size % 2 === 1;
+    if (padMissing) end = riffEnd;
     if (end > riffEnd) throw new Unreadable();
+    const chunkParts = [];
     if (type === "VP8X") {
+      if (size < 10 || size > VP8X_MAX_BYTES) throw new Unreadable();
       const chunk = await read(file, at, end);
-      if (chunk.length < 9) throw new Unreadable();
       if (chunk[8] & (VP8X_EXIF_FLAG | VP8X_XMP_FLAG)) removed = true;
       chunk[8] &= ~(VP8X_EXIF_FLAG | VP8X_XMP_FLAG);
-      parts.push(chunk);
-      body += chunk.length;
+      chunkParts.push(chunk);
     } else if (WEBP_KEPT.has(type)) {
-      parts.push(file.slice(at, end));
-      body += end - at;
+      chunkParts.push(file.slice(at, end));
+      image ||= WEBP_IMAGE.has(type);
     } else {
       removed = true;
     }
+    if (chunkParts.length > 0 && padMissing) chunkParts.push(new Uint8Array(1));
+    for (const part of chunkParts) {
+      parts.push(part);
+      body += part instanceof Blob ? part.size : part.length;
+    }
     at = end;
   }
+  if (!image) throw new Unreadable();
   const riff = new Uint8Array(12);
   riff.set(head.subarray(0, 12));
   new DataView(riff.buffer).setUint32(4, body, true);
@@ -222,9 +267,10 @@ export async function strip(file) {
   const kind = await kindOf(file);
   try {
     if (kind === "jpeg") {
-      const { ranges, removed } = await jpegRanges(file);
+      const { parts, removed } = await jpegParts(file);
       if (!removed) return { blob: file, result: "clean" };
-      return { blob: new Blob(ranges.map(([start, end]) => file.slice(start, end))), result: "stripped" };
+      const pieces = parts.map((part) => (Array.isArray(part) ? file.slice(...part) : part));
+      return { blob: new Blob(pieces), result: "stripped" };
     }
     if (kind === "png" || kind === "webp") {
       const { parts, removed } = await (kind === "png" ? pngParts(file) : webpParts(file));

@@ -21,17 +21,35 @@ export class UploadRefused extends Error {
 
 class Aborted extends Error {}
 
+// A request that shows no progress for this long is taken as a dead connection (a Tor
+// circuit can stall without closing) and is retried.
+const STALL_MS = 60000;
+
 function request(method, url, headers, body, onProgress, setCurrent) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    let stalled = false;
+    let watchdog = 0;
+    const watch = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        xhr.abort();
+      }, STALL_MS);
+    };
     xhr.open(method, url);
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
-    if (onProgress) xhr.upload.onprogress = (event) => onProgress(event.loaded);
+    xhr.upload.onprogress = (event) => {
+      watch();
+      onProgress?.(event.loaded);
+    };
+    xhr.onprogress = watch;
+    xhr.onloadend = () => clearTimeout(watchdog);
     xhr.onload = () => resolve(xhr);
     xhr.onerror = () => reject(new Error("network"));
-    xhr.ontimeout = () => reject(new Error("timeout"));
-    xhr.onabort = () => reject(new Aborted());
+    xhr.onabort = () => reject(stalled ? new Error("stalled") : new Aborted());
     setCurrent(xhr);
+    watch();
     xhr.send(body);
   });
 }
@@ -59,9 +77,12 @@ export class Upload {
     this.resumeWaiter = null;
   }
 
+  // Takes effect before the next request; a PATCH under way is cut off. A creation under
+  // way is left to finish, since cutting it off could leave an upload the client never
+  // learns the address of.
   pause() {
     this.paused = true;
-    this.current?.abort();
+    if (this.location !== null) this.current?.abort();
     this.onState("paused");
   }
 
@@ -72,6 +93,7 @@ export class Upload {
 
   async start() {
     let attempt = 0;
+    let offsetAtFailure = -1;
     for (;;) {
       try {
         await this.waitWhilePaused();
@@ -82,6 +104,9 @@ export class Upload {
       } catch (error) {
         if (error instanceof UploadRefused) throw error;
         if (error instanceof Aborted && this.paused) continue;
+        // Progress since the last failure earns a fresh set of retries.
+        if (this.offset > offsetAtFailure) attempt = 0;
+        offsetAtFailure = this.offset;
         if (++attempt >= MAX_ATTEMPTS) throw error;
         this.onState("retrying");
         await this.sleep(RETRY_DELAYS_MS[Math.min(attempt - 1, RETRY_DELAYS_MS.length - 1)]);
@@ -112,13 +137,14 @@ export class Upload {
   }
 
   send(method, url, headers, body, onProgress) {
+    if (this.paused && method !== "DELETE") return Promise.reject(new Aborted());
     return request(method, url, { "Tus-Resumable": "1.0.0", ...headers }, body, onProgress,
       (xhr) => { this.current = xhr; });
   }
 
   async run() {
     if (this.location === null) await this.create();
-    else await this.askOffset();
+    if (this.offset > 0 || this.window.length > 0) await this.askOffset();
     while (this.offset < this.length) {
       if (this.offset >= this.windowStart + this.window.length) await this.nextWindow();
       const from = this.offset - this.windowStart;
@@ -129,8 +155,8 @@ export class Upload {
         "Upload-Offset": String(this.offset),
       }, body, (loaded) => this.onProgress(Math.min(base + loaded, this.length), this.length));
       if (answer.status === 409) {
-        await this.askOffset();
-        continue;
+        // Out of step with the server: learn its offset, after a pause (start's retry).
+        throw new Error("PATCH: 409");
       }
       if (answer.status !== 204) this.refuseOrRetry(answer.status, "PATCH");
       this.confirm(Number(answer.getResponseHeader("Upload-Offset")));

@@ -151,6 +151,46 @@ test("other files and broken photos are sent as they are, and said so", async ()
   assert.equal((await cleaned(Buffer.from("RIFF\xff\xff\xff\x7fWEBP", "latin1"))).result, "unreadable");
 });
 
+test("damaged photos that decoders still show are cleaned too", async () => {
+  const dirty = withMetadata("damaged.jpg", PLAIN_JPEG);
+  // Cut off in its scan (no EOI): everything up to the cut is kept, the metadata is not.
+  const cut = dirty.subarray(0, dirty.length - 4);
+  const cutResult = await cleaned(cut);
+  assert.equal(cutResult.result, "stripped");
+  assertNoCanary("cut.jpg", cutResult.bytes);
+  assert.deepEqual(jpegScan(cutResult.bytes), jpegScan(PLAIN_JPEG).subarray(0, jpegScan(PLAIN_JPEG).length - 4));
+  // A stray byte between two segments is skipped, as decoders skip it.
+  const stray = Buffer.concat([dirty.subarray(0, 20), Buffer.from([0x00]), dirty.subarray(20)]);
+  const strayResult = await cleaned(stray);
+  assert.equal(strayResult.result, "stripped");
+  assertNoCanary("stray.jpg", strayResult.bytes);
+  assert.deepEqual(jpegScan(strayResult.bytes), jpegScan(PLAIN_JPEG));
+  // A PNG cut off in its image data.
+  const png = withMetadata("damaged.png", plainPng());
+  const pngResult = await cleaned(png.subarray(0, png.indexOf("IDAT") + 7));
+  assert.equal(pngResult.result, "stripped");
+  assertNoCanary("cut.png", pngResult.bytes);
+  // A WebP whose last, odd-sized chunk lacks its padding byte gets it back.
+  const webp = withMetadata("damaged.webp", PLAIN_WEBP);
+  const odd = Buffer.concat([webp, Buffer.from("ABCD\x01\x00\x00\x00Z", "latin1")]);
+  odd.writeUInt32LE(odd.length - 8, 4);
+  const webpResult = await cleaned(odd);
+  assert.equal(webpResult.result, "stripped");
+  assertNoCanary("odd.webp", webpResult.bytes);
+  assert.equal(webpResult.bytes.readUInt32LE(4), webpResult.bytes.length - 8);
+});
+
+test("a JFIF thumbnail, a copy of the photo as it was, is dropped", async () => {
+  // PLAIN_JPEG's APP0 with a 1x1 thumbnail of three bytes.
+  const app0 = Buffer.from("ffe00013" + "4a46494600010100000100010101" + "aabbcc", "hex");
+  const withThumbnail = Buffer.concat([PLAIN_JPEG.subarray(0, 2), app0, PLAIN_JPEG.subarray(20)]);
+  const { bytes, result } = await cleaned(withThumbnail);
+  assert.equal(result, "stripped");
+  assert.deepEqual(bytes.subarray(0, 20), Buffer.concat([PLAIN_JPEG.subarray(0, 18), Buffer.from([0, 0])]));
+  assert.ok(!bytes.includes(Buffer.from("aabbcc", "hex")));
+  assert.deepEqual(jpegScan(bytes), jpegScan(PLAIN_JPEG));
+});
+
 test("a large JPEG is cleaned in one streamed pass", async () => {
   // 64 MiB of scan data (no 0xFF, so no markers) between a real header and EOI.
   const header = withMetadata("big.jpg", PLAIN_JPEG);
