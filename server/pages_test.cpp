@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/json/parse.hpp>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "i18n.h"
 #include "questionnaire.h"
 
 namespace tipline::server {
@@ -55,28 +57,61 @@ struct Page {
   std::string html;
 };
 
-std::vector<Page> every_page(std::string_view value) {
+std::vector<Page> every_page(std::string_view value, std::string_view language = "en") {
   return {
-      {"landing", pages::landing_page()},
-      {"report", pages::report_page(default_questionnaire(), value, kYear, {})},
-      {"report (every kind)", pages::report_page(evil_questionnaire(), value, kYear, {})},
-      {"codename", pages::codename_page(value, value, false)},
-      {"codename (mismatch)", pages::codename_page(value, value, true)},
-      {"submitted", pages::submitted_page()},
-      {"not accepting", pages::not_accepting_page()},
-      {"error", pages::error_page(400, value)},
+      {"landing", pages::landing_page(language)},
+      {"report", pages::report_page(language, default_questionnaire(), value, kYear, {})},
+      {"report (every kind)", pages::report_page(language, evil_questionnaire(), value, kYear, {})},
+      {"codename", pages::codename_page(language, value, value, false)},
+      {"codename (mismatch)", pages::codename_page(language, value, value, true)},
+      {"submitted", pages::submitted_page(language)},
+      {"not accepting", pages::not_accepting_page(language)},
+      {"error", pages::error_page(language, 400, value)},
   };
+}
+
+std::vector<std::string> every_tag() {
+  std::vector<std::string> tags;
+  for (const i18n::Language& language : i18n::languages()) tags.push_back(language.tag);
+  return tags;
 }
 
 bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }
 
+// `text` as the pages escape it.
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 const std::string kAppScript = "<script src=\"/static/app.js\" integrity=\"" +
                                pages::asset_integrity("static/app.js") + "\" defer></script>";
 
 TEST(Pages, AssetIntegrityIsTheSha384OfTheServedBytes) {
-  for (const std::string_view name : {"static/app.js", "static/style.css"}) {
+  for (const std::string_view name : {"static/app.js", "static/icon.svg", "static/style.css"}) {
     SCOPED_TRACE(name);
     const auto asset = pages::static_asset("/" + std::string(name));
     ASSERT_TRUE(asset.has_value());
@@ -94,38 +129,45 @@ TEST(Pages, AssetIntegrityIsTheSha384OfTheServedBytes) {
 }
 
 TEST(Pages, EveryPageIsACompleteDocumentWithLanguageAndDirection) {
-  for (const Page& page : every_page("token")) {
-    SCOPED_TRACE(page.name);
-    EXPECT_TRUE(page.html.starts_with("<!DOCTYPE html>\n<html lang=\"en\" dir=\"ltr\">"));
-    EXPECT_TRUE(page.html.ends_with("</html>\n"));
-    EXPECT_TRUE(contains(page.html, "<meta charset=\"utf-8\">"));
-    EXPECT_TRUE(contains(page.html, "<meta name=\"viewport\""));
-    EXPECT_TRUE(contains(page.html, "<link rel=\"stylesheet\" href=\"/static/style.css\">"));
-    EXPECT_TRUE(contains(page.html, "<title>"));
-    EXPECT_TRUE(contains(page.html, "<h1>"));
-    EXPECT_TRUE(contains(page.html, "<main id=\"main\">"));
+  for (const std::string& tag : every_tag()) {
+    for (const Page& page : every_page("token", tag)) {
+      SCOPED_TRACE(page.name + " in " + tag);
+      const std::string direction = tag == "ug" ? "rtl" : "ltr";
+      EXPECT_TRUE(page.html.starts_with("<!DOCTYPE html>\n<html lang=\"" + tag + "\" dir=\"" +
+                                        direction + "\">"));
+      EXPECT_TRUE(page.html.ends_with("</html>\n"));
+      EXPECT_TRUE(contains(page.html, "<meta charset=\"utf-8\">"));
+      EXPECT_TRUE(contains(page.html, "<meta name=\"viewport\""));
+      EXPECT_TRUE(contains(page.html, "<link rel=\"stylesheet\" href=\"/static/style.css\">"));
+      EXPECT_TRUE(contains(page.html, "<title>"));
+      EXPECT_TRUE(contains(page.html, "<h1>"));
+      EXPECT_TRUE(contains(page.html, "<main id=\"main\">"));
+      EXPECT_TRUE(contains(page.html, "<a class=\"skip\" href=\"#main\">"));
+    }
   }
 }
 
 TEST(Pages, NothingTheContentSecurityPolicyWouldBlockOrLeaveTheOrigin) {
   const std::regex event_handler(R"(\son[a-z]+\s*=)", std::regex::icase);
-  for (const Page& page : every_page("token")) {
-    SCOPED_TRACE(page.name);
-    EXPECT_FALSE(contains(page.html, "style=")) << "inline style";
-    EXPECT_FALSE(contains(page.html, "<style")) << "inline style sheet";
-    // The one script: the report page's progressive layer, same-origin, with its hash.
-    const bool report = page.name.starts_with("report");
-    EXPECT_EQ(contains(page.html, kAppScript), report);
-    std::string without_app = page.html;
-    if (report) without_app.erase(without_app.find(kAppScript), kAppScript.size());
-    EXPECT_FALSE(contains(without_app, "<script")) << "a script other than /static/app.js";
-    EXPECT_FALSE(contains(page.html, "javascript:"));
-    EXPECT_FALSE(std::regex_search(page.html, event_handler)) << "inline event handler";
-    EXPECT_FALSE(contains(page.html, "http://"));
-    EXPECT_FALSE(contains(page.html, "https://"));
-    EXPECT_FALSE(contains(page.html, "//")) << "a protocol-relative URL or a comment";
-    EXPECT_FALSE(contains(page.html, "{{")) << "an unfilled template tag";
-    EXPECT_FALSE(contains(page.html, "}}")) << "an unfilled template tag";
+  for (const std::string& tag : every_tag()) {
+    for (const Page& page : every_page("token", tag)) {
+      SCOPED_TRACE(page.name + " in " + tag);
+      EXPECT_FALSE(contains(page.html, "style=")) << "inline style";
+      EXPECT_FALSE(contains(page.html, "<style")) << "inline style sheet";
+      // The one script: the report page's progressive layer, same-origin, with its hash.
+      const bool report = page.name.starts_with("report");
+      EXPECT_EQ(contains(page.html, kAppScript), report);
+      std::string without_app = page.html;
+      if (report) without_app.erase(without_app.find(kAppScript), kAppScript.size());
+      EXPECT_FALSE(contains(without_app, "<script")) << "a script other than /static/app.js";
+      EXPECT_FALSE(contains(page.html, "javascript:"));
+      EXPECT_FALSE(std::regex_search(page.html, event_handler)) << "inline event handler";
+      EXPECT_FALSE(contains(page.html, "http://"));
+      EXPECT_FALSE(contains(page.html, "https://"));
+      EXPECT_FALSE(contains(page.html, "//")) << "a protocol-relative URL or a comment";
+      EXPECT_FALSE(contains(page.html, "{{")) << "an unfilled template tag";
+      EXPECT_FALSE(contains(page.html, "}}")) << "an unfilled template tag";
+    }
   }
 }
 
@@ -135,7 +177,7 @@ TEST(Pages, EveryDynamicValueIsEscaped) {
     EXPECT_FALSE(contains(page.html, kEvil));
     EXPECT_FALSE(contains(page.html, "<script>"));
   }
-  const std::string report = pages::report_page(evil_questionnaire(), kEvil, kYear, {});
+  const std::string report = pages::report_page("en", evil_questionnaire(), kEvil, kYear, {});
   // Token, and per question id (several times), label, help; the option's value and label.
   std::size_t count = 0;
   for (auto at = report.find(kEvilEscaped); at != std::string::npos;
@@ -144,16 +186,18 @@ TEST(Pages, EveryDynamicValueIsEscaped) {
   }
   EXPECT_GE(count, 1 + 5 * 3 + 2);
   EXPECT_TRUE(contains(report, "value=\"" + std::string(kEvilEscaped) + "\""));
-  EXPECT_TRUE(contains(pages::codename_page(kEvil, "t", false),
-                       "<p class=\"codename\" translate=\"no\">" + std::string(kEvilEscaped)));
-  EXPECT_TRUE(contains(pages::error_page(500, kEvil), kEvilEscaped));
+  EXPECT_TRUE(
+      contains(pages::codename_page("en", kEvil, "t", false),
+               "<p class=\"codename\" translate=\"no\" dir=\"ltr\">" + std::string(kEvilEscaped)));
+  EXPECT_TRUE(contains(pages::error_page("en", 500, kEvil), kEvilEscaped));
 }
 
 TEST(Pages, FormsCarryTheCsrfToken) {
   const std::string field =
       "<input type=\"hidden\" name=\"" + std::string(form::kCsrfField) + "\" value=\"tok-123\">";
-  EXPECT_TRUE(contains(pages::report_page(default_questionnaire(), "tok-123", kYear, {}), field));
-  EXPECT_TRUE(contains(pages::codename_page("1234", "tok-123", false), field));
+  EXPECT_TRUE(
+      contains(pages::report_page("en", default_questionnaire(), "tok-123", kYear, {}), field));
+  EXPECT_TRUE(contains(pages::codename_page("en", "1234", "tok-123", false), field));
   for (const Page& page : every_page("tok-123")) {
     SCOPED_TRACE(page.name);
     const bool has_form = contains(page.html, "<form");
@@ -162,27 +206,27 @@ TEST(Pages, FormsCarryTheCsrfToken) {
 }
 
 TEST(Pages, LandingExplainsSafetyAndBothEncryptionModes) {
-  const std::string page = pages::landing_page();
+  const std::string page = pages::landing_page("en");
   EXPECT_TRUE(contains(page, "Tor Browser"));
   EXPECT_TRUE(contains(page, "work computer"));
   EXPECT_TRUE(contains(page, "codename"));
   EXPECT_TRUE(contains(page, "your browser encrypts your report before it leaves"));
   EXPECT_TRUE(contains(page, "the server encrypts it as it arrives"));
-  EXPECT_TRUE(contains(page, "href=\"/report\""));
+  EXPECT_TRUE(contains(page, "href=\"/report?lang=en\""));
 }
 
 TEST(Pages, ReportFormPostsMultipartWithEveryQuestionAndFiles) {
   const Questionnaire questionnaire = default_questionnaire();
-  const std::string page = pages::report_page(questionnaire, "t", kYear, {});
-  EXPECT_TRUE(contains(
-      page,
-      "<form id=\"report\" method=\"post\" action=\"/report\" enctype=\"multipart/form-data\""));
+  const std::string page = pages::report_page("en", questionnaire, "t", kYear, {});
+  EXPECT_TRUE(contains(page,
+                       "<form id=\"report\" method=\"post\" action=\"/report?lang=en\" "
+                       "enctype=\"multipart/form-data\""));
   EXPECT_TRUE(contains(page, "the server encrypts them as they arrive"));
   EXPECT_TRUE(contains(page, "<input type=\"file\" id=\"attachments\" name=\"" +
                                  std::string(form::kAttachmentsField) + "\" multiple"));
   for (const form::Question& question : questionnaire.questions) {
     SCOPED_TRACE(question.id);
-    EXPECT_TRUE(contains(page, question.label));
+    EXPECT_TRUE(contains(page, question.label.english()));
     if (question.kind == Kind::month) {
       EXPECT_TRUE(contains(page, "name=\"" + question.id + ".year\""));
       EXPECT_TRUE(contains(page, "name=\"" + question.id + ".month\""));
@@ -224,7 +268,7 @@ options = [{ value = "a", label = "A" }, { value = "b", label = "B" }]
 )",
                                           "test.toml");
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
-  const std::string page = pages::report_page(*parsed, "t", kYear, {});
+  const std::string page = pages::report_page("en", *parsed, "t", kYear, {});
   EXPECT_TRUE(contains(page, "<legend>Pick</legend>"));
   EXPECT_TRUE(contains(page,
                        "<input type=\"radio\" id=\"q-pick-a\" name=\"pick\" value=\"a\" "
@@ -232,10 +276,12 @@ options = [{ value = "a", label = "A" }, { value = "b", label = "B" }]
 }
 
 TEST(Pages, CodenamePageShowsItOnceAndAsksForItAgain) {
-  const std::string page = pages::codename_page("3141 5926 5358 9793 2384 6260", "t", false);
+  const std::string page = pages::codename_page("en", "3141 5926 5358 9793 2384 6260", "t", false);
   const std::string shown = "3141 5926 5358 9793 2384 6260";
-  // Shown once; the hidden field sends it back so the server keeps no copy between posts.
-  const std::size_t visible = page.find("<p class=\"codename\" translate=\"no\">" + shown);
+  // Shown once, left to right; the hidden fields send it back so the server keeps no copy
+  // between posts: the form's, and one in each language's form of the switch.
+  const std::size_t visible =
+      page.find("<p class=\"codename\" translate=\"no\" dir=\"ltr\">" + shown);
   const std::size_t hidden =
       page.find("<input type=\"hidden\" name=\"codename_shown\" value=\"" + shown + "\">");
   ASSERT_NE(visible, std::string::npos);
@@ -244,25 +290,26 @@ TEST(Pages, CodenamePageShowsItOnceAndAsksForItAgain) {
   for (std::size_t at = page.find(shown); at != std::string::npos; at = page.find(shown, at + 1)) {
     ++copies;
   }
-  EXPECT_EQ(copies, 2u);
-  EXPECT_TRUE(contains(page, "<form method=\"post\" action=\"/codename\">"));
+  EXPECT_EQ(copies, 2 + i18n::languages().size());
+  EXPECT_TRUE(contains(page, "<form method=\"post\" action=\"/codename?lang=en\">"));
   EXPECT_TRUE(contains(page, "name=\"" + std::string(form::kCodenameField) + "\""));
   EXPECT_TRUE(contains(page, "autocomplete=\"off\""));
   EXPECT_TRUE(contains(page, "Write it down"));
   EXPECT_FALSE(contains(page, "role=\"alert\""));
-  EXPECT_TRUE(contains(pages::codename_page(shown, "t", true), "does not match"));
+  EXPECT_TRUE(contains(pages::codename_page("en", shown, "t", true), "does not match"));
 }
 
 TEST(Pages, SubmittedNotAcceptingAndErrorPages) {
-  const std::string submitted = pages::submitted_page();
+  const std::string submitted = pages::submitted_page("en");
   EXPECT_TRUE(contains(submitted, "your report was sent"));
   const std::string main = submitted.substr(submitted.find("<main"));
   EXPECT_FALSE(std::regex_search(main, std::regex(">[^<]*[0-9]"))) << "no time or date";
-  EXPECT_TRUE(contains(pages::not_accepting_page(), "this tip line is not accepting reports yet"));
-  const std::string error = pages::error_page(413, "Your files are too large.");
+  EXPECT_TRUE(
+      contains(pages::not_accepting_page("en"), "this tip line is not accepting reports yet"));
+  const std::string error = pages::error_page("en", 413, "Your files are too large.");
   EXPECT_TRUE(contains(error, "Error 413"));
   EXPECT_TRUE(contains(error, "Your files are too large."));
-  EXPECT_TRUE(contains(error, "<a href=\"/\">"));
+  EXPECT_TRUE(contains(error, "<a href=\"/?lang=en\">"));
 }
 
 TEST(Pages, StaticAssets) {
@@ -278,6 +325,194 @@ TEST(Pages, StaticAssets) {
                            "static/style.css", "/static/style.css/", ""}) {
     EXPECT_FALSE(pages::static_asset(path).has_value()) << path;
   }
+}
+
+TEST(Pages, EveryPageListsEveryLanguageByItsOwnName) {
+  for (const std::string& tag : every_tag()) {
+    for (const Page& page : every_page("token", tag)) {
+      SCOPED_TRACE(page.name + " in " + tag);
+      EXPECT_TRUE(contains(page.html, "<nav class=\"languages\" aria-label=\""));
+      const bool by_form = page.name.starts_with("codename");
+      // After a post a plain link cannot show the same page again: it goes to the start.
+      const bool to_start = page.name == "submitted" || page.name == "error";
+      std::size_t current = 0;
+      for (const i18n::Language& language : i18n::languages()) {
+        SCOPED_TRACE(language.tag);
+        const std::string attributes = "lang=\"" + language.tag + "\"";
+        const std::string link = "<a href=\"" + std::string(to_start ? "/" : "") +
+                                 "?lang=" + language.tag + "\" " + attributes + " hreflang=\"" +
+                                 language.tag + "\"";
+        const std::string button =
+            "<form method=\"post\" action=\"/codename?lang=" + language.tag + "\">";
+        const std::string entry = by_form ? button : link;
+        const std::size_t at = page.html.find(entry);
+        ASSERT_NE(at, std::string::npos);
+        const std::size_t end = page.html.find("</li>", at);
+        const std::string item = page.html.substr(at, end - at);
+        EXPECT_TRUE(contains(item, ">" + language.autonym + "</"));
+        if (by_form) {
+          EXPECT_TRUE(contains(item, "name=\"" + std::string(pages::kSwitchLanguageField) + "\""));
+          EXPECT_TRUE(contains(item, "name=\"codename_shown\" value=\"token\""));
+        }
+        if (contains(item, "aria-current=\"true\"")) {
+          ++current;
+          EXPECT_EQ(language.tag, tag);
+        }
+      }
+      EXPECT_EQ(current, 1U);
+    }
+  }
+}
+
+TEST(Pages, EveryInternalLinkAndFormCarriesThePageLanguage) {
+  const std::regex internal(R"re((href|action)="(/[^"]*)")re");
+  for (const std::string& tag : every_tag()) {
+    for (const Page& page : every_page("token", tag)) {
+      SCOPED_TRACE(page.name + " in " + tag);
+      std::size_t links = 0;
+      for (auto it = std::sregex_iterator(page.html.begin(), page.html.end(), internal);
+           it != std::sregex_iterator(); ++it) {
+        const std::string target = (*it)[2];
+        if (target.starts_with("/static/")) continue;
+        ++links;
+        EXPECT_TRUE(target.ends_with("?lang=" + tag) || page.name.starts_with("codename") ||
+                    page.name == "submitted" || page.name == "error")
+            << target;
+        EXPECT_TRUE(contains(target, "?lang=")) << target;
+      }
+      EXPECT_GE(links, 1U);  // the header's link home at least
+      EXPECT_TRUE(contains(page.html, "<a class=\"home\" href=\"/?lang=" + tag + "\">"));
+    }
+  }
+  EXPECT_TRUE(contains(pages::codename_page("ug", "1", "t", false),
+                       "<form method=\"post\" action=\"/codename?lang=ug\">\n"));
+  EXPECT_TRUE(contains(pages::report_page("ug", default_questionnaire(), "t", kYear, {}),
+                       "action=\"/report?lang=ug\""));
+  EXPECT_TRUE(contains(pages::landing_page("ug"), "<a class=\"button\" href=\"/report?lang=ug\">"));
+}
+
+TEST(Pages, NoEnglishIsLeftOnAPageInAnotherLanguage) {
+  // Words of every page, the header and the form: none may stay English.
+  const std::vector<std::string_view> english = {
+      "Secure tip line",
+      "Skip to the main content",
+      "Send report",
+      "(optional)",
+      "Choose a country",
+      "January",
+      "December",
+      "Not sure",
+      "What happened?",
+      "Choose all that apply",
+      "Back to the start",
+      "Something went wrong",
+      "Your codename",
+      "Confirm",
+      "Thank you",
+      "Not accepting reports yet",
+      "Error 400",
+      "codename",
+      "Language\"",
+      "China</option>",
+      "Germany</option>",
+      "the server",
+      "Please",
+  };
+  for (const std::string& tag : every_tag()) {
+    if (tag == "en") continue;
+    for (const Page& page : every_page("token", tag)) {
+      SCOPED_TRACE(page.name + " in " + tag);
+      // The switch names English in English; names of fields and paths are not shown; the
+      // script's words (app.toml) are the script's layer's and fall back to English per key.
+      std::string shown = page.html;
+      const std::size_t list = shown.find("<ul>", shown.find("<nav"));
+      shown.erase(list, shown.find("</nav>") - list);
+      shown = std::regex_replace(shown, std::regex(R"( data-strings="[^"]*")"), "");
+      shown = std::regex_replace(shown, std::regex(R"(("|-|/)codename)"), "$1");
+      for (const std::string_view words : english) {
+        const std::size_t at = shown.find(words);
+        EXPECT_EQ(at, std::string::npos) << shown.substr(at < 40 ? 0 : at - 40, 100);
+      }
+    }
+  }
+}
+
+TEST(Pages, RightToLeftPagesKeepTheCodenameLeftToRight) {
+  const std::string page = pages::codename_page("ug", "3141 5926", "t", false);
+  EXPECT_TRUE(page.starts_with("<!DOCTYPE html>\n<html lang=\"ug\" dir=\"rtl\">"));
+  EXPECT_TRUE(contains(page, "<p class=\"codename\" translate=\"no\" dir=\"ltr\">3141 5926</p>"));
+  EXPECT_TRUE(contains(page, "id=\"codename\" name=\"codename\""));
+  const auto style = pages::static_asset("/static/style.css");
+  ASSERT_TRUE(style.has_value());
+  // Logical properties only, so that the layout mirrors.
+  const std::regex physical(
+      R"((margin|padding|border|inset)-(left|right)|text-align:\s*(left|right)|float:|(^|[^-])\b(left|right):)");
+  EXPECT_FALSE(std::regex_search(std::string(style->body), physical));
+}
+
+TEST(Pages, TranslatedAndDynamicValuesAreEscaped) {
+  for (const std::string& tag : every_tag()) {
+    SCOPED_TRACE(tag);
+    for (const Page& page : every_page(kEvil, tag)) {
+      SCOPED_TRACE(page.name);
+      EXPECT_FALSE(contains(page.html, kEvil));
+      EXPECT_FALSE(contains(page.html, "<script>"));
+    }
+    const std::string error = pages::error_page(tag, 500, kEvil);
+    EXPECT_TRUE(contains(error, kEvilEscaped));
+    // Catalog texts with quotes are escaped too.
+    EXPECT_TRUE(
+        contains(pages::landing_page(tag),
+                 "<h1>" + escaped(i18n::language(tag).pages.at("landing.heading")) + "</h1>"));
+  }
+  // A question's translated label is escaped like any value.
+  auto parsed = form::parse_questionnaire(R"(
+[[question]]
+id = "q"
+kind = "text"
+[question.label]
+en = "Q"
+ug = "<b>\"ئ'&"
+)",
+                                          "test.toml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  const std::string page = pages::report_page("ug", *parsed, "t", kYear, {});
+  EXPECT_TRUE(contains(page, "&lt;b&gt;&quot;ئ&#39;&amp;"));
+  EXPECT_FALSE(contains(page, "<b>"));
+}
+
+TEST(Pages, TheFormCarriesTheAppStringsOfItsLanguage) {
+  for (const std::string& tag : every_tag()) {
+    SCOPED_TRACE(tag);
+    const std::string page = pages::report_page(tag, default_questionnaire(), "t", kYear, {});
+    EXPECT_TRUE(contains(
+        page, "data-report-bytes=\"0\" data-strings=\"" + escaped(i18n::app_strings(tag)) + "\">"));
+    EXPECT_TRUE(contains(page, kAppScript));
+  }
+}
+
+TEST(Pages, QuestionsAndCountriesInThePageLanguage) {
+  const Questionnaire questionnaire = default_questionnaire();
+  for (const std::string& tag : every_tag()) {
+    SCOPED_TRACE(tag);
+    const std::string page = pages::report_page(tag, questionnaire, "t", kYear, {});
+    for (const form::Question& question : questionnaire.questions) {
+      EXPECT_TRUE(contains(page, question.label.in(tag)));
+      for (const form::Option& option : question.options) {
+        EXPECT_TRUE(contains(page, ">" + std::string(option.label.in(tag)) + "</label>"));
+      }
+    }
+    for (const form::Country& country : form::countries(tag)) {
+      EXPECT_TRUE(contains(page, "<option value=\"" + std::string(country.code) + "\">"));
+    }
+  }
+  const std::string russian = pages::report_page("ru", questionnaire, "t", kYear, {});
+  EXPECT_TRUE(contains(russian, "<option value=\"CN\">Китай</option>"));
+  EXPECT_TRUE(contains(russian, "<option value=\"12\">Декабрь</option>"));
+  EXPECT_TRUE(contains(pages::report_page("zh-Hant", questionnaire, "t", kYear, {}),
+                       "<option value=\"TW\">臺灣</option>"));
+  EXPECT_TRUE(contains(pages::report_page("zh-Hans", questionnaire, "t", kYear, {}),
+                       "<option value=\"TW\">台湾</option>"));
 }
 
 // Questionnaires.
@@ -302,11 +537,11 @@ TEST(Questionnaire, DefaultCoversTheIncidentQuestions) {
                        "pressure_to_return", "family_harassment", "surveillance", "online_threats",
                        "detention_questioning", "police_service_centre", "other"}));
   EXPECT_FALSE(kinds[6].required);
-  EXPECT_TRUE(contains(kinds[6].help, "can identify you"));
+  EXPECT_TRUE(contains(kinds[6].help.english(), "can identify you"));
 }
 
 TEST(Questionnaire, CountriesAreUniqueIsoCodes) {
-  const auto countries = form::countries();
+  const auto countries = form::countries("en");
   EXPECT_GT(countries.size(), 240U);
   std::set<std::string_view> codes;
   for (const auto& country : countries) {
@@ -401,6 +636,120 @@ TEST(Questionnaire, EachMalformationIsRefusedWithItsPlace) {
       {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\n"
        "options = [{ value = \"x\", label = \"x\", extra = 1 }]",
        "question 1: option 1: extra: unknown key"},
+  };
+  for (const Malformed& malformed : cases) {
+    SCOPED_TRACE(malformed.toml);
+    const auto parsed = form::parse_questionnaire(malformed.toml, "test.toml");
+    ASSERT_FALSE(parsed.has_value());
+    EXPECT_EQ(parsed.error().code, form::Errc::invalid);
+    EXPECT_TRUE(contains(parsed.error().message, malformed.message)) << parsed.error().message;
+  }
+}
+
+TEST(Questionnaire, CountriesInEveryLanguageHaveTheSameCodesSortedByName) {
+  std::set<std::string_view> english;
+  for (const auto& country : form::countries("en")) english.insert(country.code);
+  for (const i18n::Language& language : i18n::languages()) {
+    SCOPED_TRACE(language.tag);
+    const auto countries = form::countries(language.tag);
+    std::set<std::string_view> codes;
+    for (const auto& country : countries) codes.insert(country.code);
+    EXPECT_EQ(codes, english);
+    if (language.tag == "en") continue;
+    EXPECT_TRUE(std::is_sorted(countries.begin(), countries.end(),
+                               [](const auto& a, const auto& b) { return a.name < b.name; }));
+    // Most names come from iso-codes in the language, not from English.
+    std::size_t translated = 0;
+    for (const auto& country : countries) {
+      const auto same = std::find_if(form::countries("en").begin(), form::countries("en").end(),
+                                     [&](const auto& other) { return other.code == country.code; });
+      if (same->name != country.name) ++translated;
+    }
+    EXPECT_GT(translated, countries.size() / 2);
+  }
+  const auto uyghur = form::countries("ug");
+  EXPECT_NE(std::find_if(uyghur.begin(), uyghur.end(),
+                         [](const auto& country) { return country.name == "جۇڭگو"; }),
+            uyghur.end());
+}
+
+TEST(Questionnaire, TheBuiltInOneIsInEveryLanguage) {
+  const Questionnaire questionnaire = default_questionnaire();
+  const auto every = [](const form::Text& text) {
+    for (const i18n::Language& language : i18n::languages()) {
+      if (!text.by_language().contains(language.tag)) return language.tag;
+    }
+    return std::string();
+  };
+  for (const form::Question& question : questionnaire.questions) {
+    SCOPED_TRACE(question.id);
+    EXPECT_EQ(every(question.label), "");
+    if (!question.help.empty()) {
+      EXPECT_EQ(every(question.help), "");
+    }
+    for (const form::Option& option : question.options) EXPECT_EQ(every(option.label), "");
+  }
+  // reviewer-cli's built-in labels (reviewer-cli/src/questions.cpp) are the English ones.
+  EXPECT_EQ(questionnaire.questions[0].label.english(), "What happened?");
+  EXPECT_EQ(questionnaire.questions[4].options[5].label.english(),
+            "Contact from a so-called “police service centre”");
+}
+
+TEST(Questionnaire, TextsMayBeATableOfLanguagesThatFallsBackToEnglish) {
+  auto parsed = form::parse_questionnaire(R"(
+[[question]]
+id = "pick"
+kind = "choice"
+help = "Same everywhere"
+[question.label]
+en = "Pick"
+ru = "Выберите"
+[[question.options]]
+value = "a"
+label = { en = "A", ug = "ئا" }
+[[question.options]]
+value = "b"
+label = "B"
+)",
+                                          "test.toml");
+  ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
+  const form::Question& question = parsed->questions[0];
+  EXPECT_EQ(question.label.in("ru"), "Выберите");
+  EXPECT_EQ(question.label.in("ug"), "Pick");
+  EXPECT_EQ(question.label.english(), "Pick");
+  EXPECT_EQ(question.help.in("zh-Hans"), "Same everywhere");
+  EXPECT_EQ(question.options[0].label.in("ug"), "ئا");
+  EXPECT_EQ(question.options[0].label.in("hr"), "A");
+  EXPECT_EQ(question.options[1].label.in("ug"), "B");
+  const std::string page = pages::report_page("ru", *parsed, "t", kYear, {});
+  EXPECT_TRUE(contains(page, "<legend>Выберите <span class=\"optional\">"));
+  // Refusals name the question in English here, and in the page's language on the page.
+  const std::vector<Field> both = {{"pick", "a"}, {"pick", "b"}};
+  const auto refused = form::report_document(*parsed, both);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message, "The form sent “Pick” twice.");
+  EXPECT_EQ(refused.error().message_key, "answer.twice");
+  EXPECT_EQ(refused.error().question, &question);
+}
+
+TEST(Questionnaire, MalformedTranslationsAreRefusedNamingTheQuestion) {
+  const std::vector<Malformed> cases = {
+      {"[[question]]\nid = \"a\"\nkind = \"text\"\n[question.label]\nen = \"Q\"\nfr = \"Q\"",
+       "test.toml: question 1: label.fr: unknown language tag \"fr\" (known: "},
+      {"[[question]]\nid = \"a\"\nkind = \"text\"\n[question.label]\nru = \"Q\"",
+       "test.toml: question 1: label: the table must include en"},
+      {"[[question]]\nid = \"a\"\nkind = \"text\"\n[question.label]\nen = \"Q\"\nru = \" \"",
+       "test.toml: question 1: label.ru: must not be empty"},
+      {"[[question]]\nid = \"a\"\nkind = \"text\"\n[question.label]\nen = \"Q\"\nru = 1",
+       "test.toml: question 1: label.ru: expected a string"},
+      {"[[question]]\nid = \"a\"\nkind = \"text\"\nlabel = 3",
+       "test.toml: question 1: label: expected a string, or a table of language tag = text"},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"text\"\n[question.help]\nen = \"H\"\n"
+       "zh = \"H\"",
+       "test.toml: question 1: help.zh: unknown language tag \"zh\""},
+      {"[[question]]\nid = \"a\"\nlabel = \"Q\"\nkind = \"choice\"\n"
+       "options = [{ value = \"x\", label = { ug = \"x\" } }]",
+       "test.toml: question 1: option 1: label: the table must include en"},
   };
   for (const Malformed& malformed : cases) {
     SCOPED_TRACE(malformed.toml);

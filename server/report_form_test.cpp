@@ -57,7 +57,7 @@ std::string bytes_text(std::size_t size, std::uint64_t seed) {
 
 // The codename shown on a codename page, in display form.
 std::string shown_codename(const std::string& page) {
-  const std::string marker = "<p class=\"codename\" translate=\"no\">";
+  const std::string marker = "<p class=\"codename\" translate=\"no\" dir=\"ltr\">";
   const std::size_t at = page.find(marker);
   if (at == std::string::npos) return {};
   return page.substr(at + marker.size(), 29);
@@ -433,6 +433,47 @@ TEST_F(ReportFormTest, StoresTheReportAndEachFileSealedToTheBundle) {
   EXPECT_EQ(decrypt_blob(files[0]), small);
   EXPECT_TRUE(decrypt_blob(files[1]) == large);
   EXPECT_EQ(decrypt_blob(files[2]), "");
+}
+
+TEST_F(ReportFormTest, TheCodenamePageSwitchesLanguageWithoutLosingTheCodename) {
+  install_bundle();
+  const std::string csrf = token();
+  const Response stored = post(csrf, multipart_body(report_parts(csrf)));
+  ASSERT_EQ(stored.result(), http::status::ok);
+  const std::string shown = shown_codename(stored.body());
+  std::string plus = shown;
+  std::replace(plus.begin(), plus.end(), ' ', '+');
+  // What a language's form in the switch posts: the shown codename and the switch, no retyped
+  // codename. The page comes back in the language of its URL, with no mismatch notice.
+  context_.language = {"ug", false};
+  const Response switched =
+      confirm(csrf, "csrf_token=" + csrf + "&codename_shown=" + plus + "&switch_language=1");
+  EXPECT_EQ(switched.result(), http::status::ok);
+  EXPECT_TRUE(switched.body().starts_with("<!DOCTYPE html>\n<html lang=\"ug\" dir=\"rtl\">"));
+  EXPECT_EQ(shown_codename(switched.body()), shown);
+  EXPECT_FALSE(contains(switched.body(), "role=\"alert\""));
+  EXPECT_TRUE(contains(switched.body(), "action=\"/codename?lang=ug\""));
+  // An unknown codename is refused as without the switch.
+  EXPECT_EQ(confirm(csrf, "csrf_token=" + csrf +
+                              "&codename_shown=0000+0000+0000+0000+0000+0000&switch_language=1")
+                .result(),
+            http::status::bad_request);
+}
+
+TEST_F(ReportFormTest, RefusedAnswersAreExplainedInThePageLanguage) {
+  install_bundle();
+  context_.language = {"ru", false};
+  const std::string csrf = token();
+  std::vector<Part> missing = {{"csrf_token", std::nullopt, csrf}};
+  const Response refused = post(csrf, multipart_body(missing));
+  EXPECT_EQ(refused.result(), http::status::bad_request);
+  EXPECT_TRUE(contains(refused.body(), "<html lang=\"ru\""));
+  EXPECT_TRUE(contains(refused.body(), "Пожалуйста, ответьте на вопрос «Что произошло?»."))
+      << refused.body();
+  EXPECT_TRUE(contains(refused.body(), "Ошибка 400"));
+  const Response expired = post("", multipart_body(missing));
+  EXPECT_EQ(expired.result(), http::status::forbidden);
+  EXPECT_TRUE(contains(expired.body(), "Срок действия этой формы истёк"));
 }
 
 TEST_F(ReportFormTest, TheRetypedCodenameMustMatchTheOneShown) {

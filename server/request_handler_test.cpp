@@ -117,6 +117,32 @@ TEST(RequestHandler, OnionLocationOnlyOnTheSourceSideWhenConfigured) {
   EXPECT_EQ(call(http::verb::get, "/healthz").count("Onion-Location"), 0u);
 }
 
+TEST(RequestHandler, PagesAreInTheLanguageAskedForWithVaryWhenNegotiated) {
+  const auto page = [](const char* target, const char* accept_language) {
+    Request request(http::verb::get, target, 11);
+    if (accept_language != nullptr) request.set(http::field::accept_language, accept_language);
+    return call(std::move(request), RequestContext{Side::source, true, {}});
+  };
+  // No bundle is installed here: the start is the not-accepting page, in the language chosen.
+  const Response russian = page("/", "de;q=0.9, ru;q=0.8, en;q=0.1");
+  EXPECT_TRUE(russian.body().starts_with("<!DOCTYPE html>\n<html lang=\"ru\" dir=\"ltr\">"));
+  EXPECT_EQ(header(russian, http::field::vary), "Accept-Language");
+  EXPECT_EQ(russian.count(http::field::set_cookie), 0u) << "no cookie remembers the language";
+
+  const Response uyghur = page("/report?lang=ug", "ru");
+  EXPECT_TRUE(uyghur.body().starts_with("<!DOCTYPE html>\n<html lang=\"ug\" dir=\"rtl\">"));
+  EXPECT_EQ(uyghur.count(http::field::vary), 0u) << "?lang= decides, whatever the header";
+
+  const Response unknown = page("/?lang=xx", "zh-TW");
+  EXPECT_EQ(unknown.result(), http::status::service_unavailable) << "an unknown tag is ignored";
+  EXPECT_TRUE(unknown.body().starts_with("<!DOCTYPE html>\n<html lang=\"zh-Hant\""));
+  EXPECT_EQ(header(unknown, http::field::vary), "Accept-Language");
+
+  const Response english = page("/", nullptr);
+  EXPECT_TRUE(english.body().starts_with("<!DOCTYPE html>\n<html lang=\"en\""));
+  EXPECT_EQ(page("/healthz", "ru").count(http::field::vary), 0u) << "JSON does not depend on it";
+}
+
 TEST(RequestHandler, PlanAllowsOnlyTheMethodsOfThePath) {
   config::Limits limits;
   limits.body_bytes = 1000;

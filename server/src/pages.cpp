@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "embedded.h"
+#include "i18n.h"
 
 namespace tipline::server::pages {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 // nested views. A flag is a section of one empty view (shown once) or of none (hidden).
 // Text is borrowed, not copied, so that a secret such as the codename is not copied again
 // on its way into the page; the caller keeps it alive until the page is rendered. Numbers
-// are formatted and kept by the view.
+// and owned text (never a secret) are kept by the view.
 class View {
  public:
   View& text(std::string name, std::string_view value) {
@@ -27,7 +28,10 @@ class View {
     return *this;
   }
   View& number(std::string name, long long value) {
-    texts_.insert_or_assign(std::move(name), std::to_string(value));
+    return owned_text(std::move(name), std::to_string(value));
+  }
+  View& owned_text(std::string name, std::string value) {
+    texts_.insert_or_assign(std::move(name), std::move(value));
     return *this;
   }
   View& section(std::string name, std::vector<View> items) {
@@ -111,18 +115,29 @@ std::size_t section_end(std::string_view page, std::size_t from, std::string_vie
 }
 
 // Where a line break after a tag spanning [begin, end) of `page` ends: a section tag or
-// comment alone on its line takes the line break with it, so that it leaves no blank line.
+// comment alone on its line takes the line break with it, so that it leaves no blank line;
+// so does a partial.
 std::size_t past_standalone(std::string_view page, std::size_t begin, std::size_t end) {
   const bool line_start = begin == 0 || page[begin - 1] == '\n';
   return line_start && end < page.size() && page[end] == '\n' ? end + 1 : end;
 }
 
+// What a template is filled in: the page's language, for its {{@key}} texts, and the
+// partials it may include by name.
+struct Filling {
+  const i18n::Language& language;
+  std::map<std::string_view, std::string_view> partials;
+};
+
 // The template language, a small part of Mustache: {{name}} is the escaped text `name`;
 // {{#name}}...{{/name}} repeats its body for each view of section `name`;
 // {{^name}}...{{/name}} shows its body only when that section is empty; {{! ...}} is a
-// comment. There is no way to insert unescaped text. Templates are compiled in and every one
-// is tested, so a malformed template or an unknown name is a programming error.
-void fill(std::string_view page, Scopes& scopes, std::string& out) {
+// comment; {{>name}} is the partial template `name`, filled with the same values. Beyond
+// Mustache, {{@key}} is the escaped text of `key` in the page language's catalog
+// (i18n.h), each of its {placeholders} filled with the text of that name. There is no way
+// to insert unescaped text. Templates and catalogs are compiled in and every page is tested
+// in every language, so a malformed template or an unknown name is a programming error.
+void fill(std::string_view page, Scopes& scopes, const Filling& filling, std::string& out) {
   std::size_t at = 0;
   while (at < page.size()) {
     const std::size_t open = page.find("{{", at);
@@ -135,6 +150,15 @@ void fill(std::string_view page, Scopes& scopes, std::string& out) {
     at = close + 2;
     if (tag.starts_with('!')) {
       at = past_standalone(page, open, at);
+    } else if (tag.starts_with('>')) {
+      at = past_standalone(page, open, at);
+      const auto partial = filling.partials.find(tag.substr(1));
+      assert(partial != filling.partials.end() && "a template names a partial its page lacks");
+      if (partial != filling.partials.end()) fill(partial->second, scopes, filling, out);
+    } else if (tag.starts_with('@')) {
+      append_escaped(out, i18n::fill_placeholders(
+                              i18n::pattern(filling.language, tag.substr(1)),
+                              [&](std::string_view name) { return find_text(scopes, name); }));
     } else if (tag.starts_with('#') || tag.starts_with('^')) {
       const std::string_view name = tag.substr(1);
       at = past_standalone(page, open, at);
@@ -147,12 +171,12 @@ void fill(std::string_view page, Scopes& scopes, std::string& out) {
       assert(items != nullptr && "a template names a section its page does not set");
       if (items == nullptr) continue;
       if (tag.starts_with('^')) {
-        if (items->empty()) fill(body, scopes, out);
+        if (items->empty()) fill(body, scopes, filling, out);
         continue;
       }
       for (const View& item : *items) {
         scopes.push_back(&item);
-        fill(body, scopes, out);
+        fill(body, scopes, filling, out);
         scopes.pop_back();
       }
     } else {
@@ -171,20 +195,55 @@ std::string_view embedded_file(std::string_view path) {
   return {};
 }
 
-// reserve_extra: room for the values beyond the template's own size. Enough of it means the
-// page is written without reallocating, which would leave copies of it in freed memory.
-std::string render(std::string_view template_path, const View& view,
-                   std::size_t reserve_extra = 0) {
-  const std::string_view page = embedded_file(template_path);
-  std::string out;
-  out.reserve(page.size() + reserve_extra);
-  Scopes scopes{&view};
-  fill(page, scopes, out);
-  return out;
-}
-
 // The most an escaped byte grows to ("&quot;").
 constexpr std::size_t kMaxEscapedBytes = 6;
+
+// How a page sits in the layout (web/pages/layout.html).
+struct Frame {
+  std::string_view template_path;  // the page's own template, the layout's "content"
+  std::string_view title_key;      // its title in the catalogs; empty: the site's name
+  // Where the language switch's links lead, "?lang=<tag>" appended: "" for the page itself,
+  // or "/" for a page that answers a post, which a plain link cannot repeat.
+  std::string_view switch_path;
+};
+
+// The page `frame` in the layout, in `language`. reserve_extra: room for the values beyond
+// the templates' and the catalog's own size. Enough of it means the page is written without
+// reallocating, which would leave copies of it in freed memory.
+std::string render(const Frame& frame, std::string_view language, View view,
+                   std::size_t reserve_extra = 0) {
+  const i18n::Language& chosen = i18n::language(language);
+  const std::string_view layout = embedded_file("pages/layout.html");
+  const std::string_view content = embedded_file(frame.template_path);
+  std::string title = frame.title_key.empty()
+                          ? std::string(i18n::pattern(chosen, "site.name"))
+                          : i18n::text(chosen.tag, "site.title",
+                                       {{"page", i18n::pattern(chosen, frame.title_key)}});
+  std::vector<View> languages;
+  for (const i18n::Language& other : i18n::languages()) {
+    languages.emplace_back()
+        .text("tag", other.tag)
+        .text("autonym", other.autonym)
+        .owned_text("href", std::string(frame.switch_path) + "?lang=" + other.tag)
+        .flag("current", &other == &chosen);
+  }
+  view.text("lang", chosen.tag)
+      .text("dir", chosen.right_to_left ? "rtl" : "ltr")
+      .owned_text("title", std::move(title))
+      .section("languages", std::move(languages));
+  if (view.find_section("app_script") == nullptr) view.flag("app_script", false);
+  if (view.find_section("switch_by_form") == nullptr) view.flag("switch_by_form", false);
+  // Enough for any page: the layout once for each language of the switch (its repeated part
+  // is smaller than the whole), the content, every text of the catalog and the values.
+  std::size_t texts_bytes = 0;
+  for (const auto& [key, text] : chosen.pages) texts_bytes += text.size();
+  std::string out;
+  out.reserve((1 + i18n::languages().size()) * layout.size() + content.size() +
+              kMaxEscapedBytes * texts_bytes + reserve_extra);
+  Scopes scopes{&view};
+  fill(layout, scopes, Filling{chosen, {{"content", content}}}, out);
+  return out;
+}
 
 std::string_view kind_flag(form::Kind kind) {
   switch (kind) {
@@ -202,11 +261,11 @@ std::string_view kind_flag(form::Kind kind) {
   return "text";
 }
 
-View question_view(const form::Question& question) {
+View question_view(const form::Question& question, std::string_view language) {
   View view;
   view.text("id", question.id)
-      .text("label", question.label)
-      .text("help", question.help)
+      .text("label", question.label.in(language))
+      .text("help", question.help.in(language))
       .flag("has_help", !question.help.empty())
       .flag("required", question.required)
       .flag("multiple", question.multiple)
@@ -217,7 +276,7 @@ View question_view(const form::Question& question) {
   }
   std::vector<View> options;
   for (const form::Option& option : question.options) {
-    options.emplace_back().text("value", option.value).text("label", option.label);
+    options.emplace_back().text("value", option.value).text("label", option.label.in(language));
   }
   view.section("options", std::move(options));
   return view;
@@ -228,25 +287,30 @@ constexpr int kYearsOffered = 31;
 
 }  // namespace
 
-std::string landing_page() { return render("pages/landing.html", View()); }
+std::string landing_page(std::string_view language) {
+  return render({"pages/landing.html", "", ""}, language, View());
+}
 
-std::string report_page(const form::Questionnaire& questionnaire, std::string_view csrf_token,
-                        int current_year, const BrowserSettings& browser) {
+std::string report_page(std::string_view language, const form::Questionnaire& questionnaire,
+                        std::string_view csrf_token, int current_year,
+                        const BrowserSettings& browser) {
   std::vector<View> questions;
   for (const form::Question& question : questionnaire.questions) {
-    questions.push_back(question_view(question));
+    questions.push_back(question_view(question, language));
   }
   std::vector<View> years;
   for (int year = current_year; year > current_year - kYearsOffered; --year) {
     years.emplace_back().number("year", year);
   }
   std::vector<View> countries;
-  for (const form::Country& country : form::countries()) {
+  for (const form::Country& country : form::countries(language)) {
     countries.emplace_back().text("code", country.code).text("name", country.name);
   }
   View view;
   view.text("csrf_token", csrf_token)
+      .flag("app_script", true)
       .text("app_integrity", asset_integrity("static/app.js"))
+      .owned_text("app_strings", i18n::app_strings(language))
       .text("codename_salt", browser.codename_salt_hex)
       .number("upload_bytes", static_cast<long long>(browser.upload_bytes))
       .number("uploads_per_draft", static_cast<long long>(browser.uploads_per_draft))
@@ -254,26 +318,35 @@ std::string report_page(const form::Questionnaire& questionnaire, std::string_vi
       .section("questions", std::move(questions))
       .section("years", std::move(years))
       .section("countries", std::move(countries));
-  return render("pages/report.html", view);
+  return render({"pages/report.html", "report.title", ""}, language, std::move(view));
 }
 
-std::string codename_page(std::string_view codename, std::string_view csrf_token,
-                          bool retype_mismatch) {
+std::string codename_page(std::string_view language, std::string_view codename,
+                          std::string_view csrf_token, bool retype_mismatch) {
   View view;
-  view.text("codename", codename).text("csrf_token", csrf_token).flag("mismatch", retype_mismatch);
-  // The codename appears twice: shown, and in the hidden field that sends it back.
-  return render("pages/codename.html", view,
-                kMaxEscapedBytes * (2 * codename.size() + csrf_token.size()));
+  view.text("codename", codename)
+      .text("csrf_token", csrf_token)
+      .flag("mismatch", retype_mismatch)
+      .flag("switch_by_form", true);
+  // The codename appears in the page, in its own form's hidden field and in each language's
+  // form of the switch; the CSRF token in every form.
+  const std::size_t forms = 1 + i18n::languages().size();
+  return render({"pages/codename.html", "codename.title", ""}, language, std::move(view),
+                kMaxEscapedBytes * ((forms + 1) * codename.size() + forms * csrf_token.size()));
 }
 
-std::string submitted_page() { return render("pages/submitted.html", View()); }
+std::string submitted_page(std::string_view language) {
+  return render({"pages/submitted.html", "submitted.title", "/"}, language, View());
+}
 
-std::string not_accepting_page() { return render("pages/not-accepting.html", View()); }
+std::string not_accepting_page(std::string_view language) {
+  return render({"pages/not-accepting.html", "not_accepting.title", ""}, language, View());
+}
 
-std::string error_page(unsigned status, std::string_view message) {
+std::string error_page(std::string_view language, unsigned status, std::string_view message) {
   View view;
   view.number("status", status).text("message", message);
-  return render("pages/error.html", view);
+  return render({"pages/error.html", "error.title", "/"}, language, std::move(view));
 }
 
 std::optional<Asset> static_asset(std::string_view path) {
@@ -284,6 +357,7 @@ std::optional<Asset> static_asset(std::string_view path) {
     std::string_view type = "application/octet-stream";
     if (name.ends_with(".css")) type = "text/css; charset=utf-8";
     if (name.ends_with(".js")) type = "text/javascript; charset=utf-8";
+    if (name.ends_with(".svg")) type = "image/svg+xml";
     return Asset{type, file.bytes, file.etag};
   }
   return std::nullopt;

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 
 #include "embedded.h"
+#include "i18n.h"
 
 namespace tipline::server::form {
 namespace {
@@ -30,6 +32,8 @@ constexpr std::size_t kDefaultTextareaLength = 20000;
 constexpr int kFirstYear = 1900;
 constexpr int kLastYear = 2100;
 
+// The countries a country question offers, by English name. The other languages name them
+// from the generated "i18n/countries.toml" (web/countries.mjs).
 constexpr Country kCountries[] = {
     {"AF", "Afghanistan"},
     {"AX", "Åland Islands"},
@@ -311,6 +315,21 @@ bool is_blank(std::string_view text) {
 
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
+bool is_page_language(std::string_view tag) {
+  const auto& languages = i18n::languages();
+  return std::any_of(languages.begin(), languages.end(),
+                     [&](const i18n::Language& language) { return language.tag == tag; });
+}
+
+std::string page_language_list() {
+  std::string list;
+  for (const i18n::Language& language : i18n::languages()) {
+    if (!list.empty()) list += ", ";
+    list += language.tag;
+  }
+  return list;
+}
+
 // Reads the keys of one table, remembering which it consumed so that the rest can be
 // refused as unknown.
 class Keys {
@@ -363,25 +382,56 @@ class Keys {
     problem(key, "expected an array");
     return nullptr;
   }
-  // A string that is not blank and at most max_bytes long; `required`: it must be there.
-  std::string label(std::string_view key, bool required, std::size_t max_bytes) {
-    const std::optional<std::string> value = text(key);
-    if (!value) {
-      if (required && !table_.contains(key)) problem(key, "missing");
+  // What the witness reads: a string, or a table of language tag = string that includes
+  // "en". Each string must not be blank and at most max_bytes long; `required`: the key must
+  // be there.
+  Text label(std::string_view key, bool required, std::size_t max_bytes) {
+    known_.emplace(key);
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) {
+      if (required) problem(key, "missing");
       return {};
     }
-    if (is_blank(*value)) {
-      problem(key, "must not be empty");
-    } else if (value->size() > max_bytes) {
-      problem(key, "must be at most " + std::to_string(max_bytes) + " bytes");
+    if (const auto* value = node->as_string()) {
+      check_text(key, value->get(), max_bytes);
+      return Text(value->get());
     }
-    return *value;
+    const auto* by_tag = node->as_table();
+    if (by_tag == nullptr) {
+      problem(key, "expected a string, or a table of language tag = text");
+      return {};
+    }
+    Text::ByLanguage texts;
+    for (const auto& [tag, node_of_tag] : *by_tag) {
+      const std::string name = std::string(key) + "." + std::string(tag.str());
+      if (!is_page_language(tag.str())) {
+        problem(name, "unknown language tag " + in_quotes(tag.str()) +
+                          " (known: " + page_language_list() + ")");
+      } else if (const auto* value = node_of_tag.as_string()) {
+        check_text(name, value->get(), max_bytes);
+        texts.emplace(tag.str(), value->get());
+      } else {
+        problem(name, "expected a string");
+      }
+    }
+    if (!by_tag->contains(i18n::kEnglish)) {
+      problem(key, "the table must include en, the English text the others fall back to");
+    }
+    return Text(std::move(texts));
   }
   void problem(std::string_view key, std::string_view what) {
     problems_.add(where_, std::string(key) + ": " + std::string(what));
   }
 
  private:
+  void check_text(std::string_view key, std::string_view value, std::size_t max_bytes) {
+    if (is_blank(value)) {
+      problem(key, "must not be empty");
+    } else if (value.size() > max_bytes) {
+      problem(key, "must be at most " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+
   const toml::table& table_;
   std::string where_;
   Problems& problems_;
@@ -617,11 +667,15 @@ struct Answer {
   std::vector<std::string_view> chosen;  // multiple choice, in option order
 };
 
-tl::unexpected<Error> refuse(std::string message) {
-  return tl::unexpected(Error{Errc::answers, std::move(message)});
+// message: the English sentence; key: the same in the page catalogs (Error).
+tl::unexpected<Error> refuse(std::string message, std::string_view key,
+                             const Question* question = nullptr) {
+  return tl::unexpected(Error{Errc::answers, std::move(message), key, question});
 }
 
-std::string named(const Question& question) { return "“" + question.label + "”"; }
+std::string named(const Question& question) {
+  return "“" + std::string(question.label.english()) + "”";
+}
 
 tl::expected<void, Error> gather(const Questionnaire& questionnaire, std::span<const Field> fields,
                                  std::vector<Slot>& slots) {
@@ -636,18 +690,20 @@ tl::expected<void, Error> gather(const Questionnaire& questionnaire, std::span<c
     const bool is_month = found != questionnaire.questions.end() && found->kind == Kind::month;
     if (found == questionnaire.questions.end() ||
         (is_month ? part != "year" && part != "month" : dot != std::string_view::npos)) {
-      return refuse("The form sent an answer to a question this tip line does not ask.");
+      return refuse("The form sent an answer to a question this tip line does not ask.",
+                    "answer.unknown_question");
     }
     Slot& slot = slots[static_cast<std::size_t>(found - questionnaire.questions.begin())];
     if (is_month) {
       std::optional<std::string_view>& target = part == "year" ? slot.year : slot.month;
-      if (target) return refuse("The form sent " + named(*found) + " twice.");
+      if (target)
+        return refuse("The form sent " + named(*found) + " twice.", "answer.twice", &*found);
       target = field.value;
     } else {
       const bool repeat = !slot.values.empty() && !(found->kind == Kind::choice && found->multiple);
       if (repeat ||
           std::find(slot.values.begin(), slot.values.end(), field.value) != slot.values.end()) {
-        return refuse("The form sent " + named(*found) + " twice.");
+        return refuse("The form sent " + named(*found) + " twice.", "answer.twice", &*found);
       }
       slot.values.push_back(field.value);
     }
@@ -673,11 +729,13 @@ tl::expected<std::optional<Answer>, Error> check(const Question& question, const
       const std::optional<std::size_t> length = text_length(value);
       if (!length) {
         return refuse("The answer to " + named(question) +
-                      " holds characters that cannot be stored. Please retype it.");
+                          " holds characters that cannot be stored. Please retype it.",
+                      "answer.unreadable", &question);
       }
       if (*length > question.max_length) {
         return refuse("The answer to " + named(question) + " is too long: it may have at most " +
-                      std::to_string(question.max_length) + " characters.");
+                          std::to_string(question.max_length) + " characters.",
+                      "answer.too_long", &question);
       }
       auto [text, size] = normalised_lines(value);
       answer.text = std::move(text);
@@ -688,7 +746,8 @@ tl::expected<std::optional<Answer>, Error> check(const Question& question, const
     case Kind::country:
       if (slot.values.empty() || slot.values.front().empty()) break;
       if (!is_country(slot.values.front())) {
-        return refuse("Please choose a country for " + named(question) + " from the list.");
+        return refuse("Please choose a country for " + named(question) + " from the list.",
+                      "answer.country", &question);
       }
       answer.value = slot.values.front();
       answered = true;
@@ -703,7 +762,8 @@ tl::expected<std::optional<Answer>, Error> check(const Question& question, const
       for (const std::string_view value : slot.values) {
         if (!value.empty() &&
             std::find(answer.chosen.begin(), answer.chosen.end(), value) == answer.chosen.end()) {
-          return refuse("Please choose an answer to " + named(question) + " from the list.");
+          return refuse("Please choose an answer to " + named(question) + " from the list.",
+                        "answer.choice", &question);
         }
       }
       answered = !answer.chosen.empty();
@@ -713,15 +773,19 @@ tl::expected<std::optional<Answer>, Error> check(const Question& question, const
       const std::string_view year = slot.year.value_or("");
       const std::string_view month = slot.month.value_or("");
       if (year.empty() && month.empty()) break;
-      if (year.empty()) return refuse("Please give the year for " + named(question) + ".");
+      if (year.empty()) {
+        return refuse("Please give the year for " + named(question) + ".", "answer.year",
+                      &question);
+      }
       int year_number = 0;
       if (is_digits(year, 4)) std::from_chars(year.data(), year.data() + year.size(), year_number);
       const bool year_ok = year_number >= kFirstYear && year_number <= kLastYear;
       const bool month_ok =
           month.empty() || (is_digits(month, 2) && month >= "01" && month <= "12");
       if (!year_ok || !month_ok) {
-        return refuse("Please choose the year and month for " + named(question) +
-                      " from the lists.");
+        return refuse(
+            "Please choose the year and month for " + named(question) + " from the lists.",
+            "answer.month", &question);
       }
       std::copy(year.begin(), year.end(), answer.month.begin());
       answer.month_size = 4;
@@ -735,7 +799,9 @@ tl::expected<std::optional<Answer>, Error> check(const Question& question, const
     }
   }
   if (answered) return std::optional<Answer>(std::move(answer));
-  if (question.required) return refuse("Please answer " + named(question) + ".");
+  if (question.required) {
+    return refuse("Please answer " + named(question) + ".", "answer.required", &question);
+  }
   return std::nullopt;
 }
 
@@ -825,7 +891,55 @@ tl::expected<Questionnaire, Error> load_questionnaire(const std::filesystem::pat
   return parse_questionnaire(text.str(), file.string());
 }
 
-std::span<const Country> countries() { return kCountries; }
+std::span<const Country> countries(std::string_view language) {
+  // Built once. The names are views into `names`, which lives as long.
+  static const toml::table names = [] {
+    for (const embedded::File& file : embedded::files()) {
+      if (file.path != "i18n/countries.toml") continue;
+      try {
+        return toml::parse(file.bytes, file.path);
+      } catch (const toml::parse_error&) {
+        assert(false && "web/countries.mjs writes valid TOML");
+      }
+    }
+    assert(false && "i18n/countries.toml is embedded (web/CMakeLists.txt)");
+    return toml::table();
+  }();
+  static const std::map<std::string, std::vector<Country>, std::less<>> lists = [] {
+    std::map<std::string, std::vector<Country>, std::less<>> all;
+    for (const i18n::Language& page_language : i18n::languages()) {
+      std::vector<Country> list(std::begin(kCountries), std::end(kCountries));
+      if (page_language.tag == i18n::kEnglish) {
+        all.emplace(page_language.tag, std::move(list));
+        continue;
+      }
+      const toml::table* own = names[page_language.tag].as_table();
+      for (Country& country : list) {
+        const toml::node* name = own == nullptr ? nullptr : own->get(country.code);
+        if (name != nullptr && name->is_string()) country.name = name->as_string()->get();
+      }
+      std::sort(list.begin(), list.end(),
+                [](const Country& a, const Country& b) { return a.name < b.name; });
+      all.emplace(page_language.tag, std::move(list));
+    }
+    return all;
+  }();
+  const auto found = lists.find(language);
+  assert(found != lists.end() && "a page language without a list of countries");
+  return found == lists.end() ? std::span<const Country>(kCountries) : found->second;
+}
+
+Text::Text(std::string text) {
+  if (!text.empty()) by_language_.emplace(i18n::kEnglish, std::move(text));
+}
+
+std::string_view Text::in(std::string_view language) const {
+  auto found = by_language_.find(language);
+  if (found == by_language_.end()) found = by_language_.find(i18n::kEnglish);
+  return found == by_language_.end() ? std::string_view() : std::string_view(found->second);
+}
+
+std::string_view Text::english() const { return in(i18n::kEnglish); }
 
 tl::expected<crypto::Secret, Error> report_document(const Questionnaire& questionnaire,
                                                     std::span<const Field> fields) {

@@ -3,7 +3,9 @@
 // A questionnaire is a TOML file (web/questionnaire.toml is the built-in one and documents
 // the format): an ordered list of [[question]] tables, each with an id (the form field
 // name), a label, an optional help text, a kind, whether it is required and, by kind, a
-// max_length, the options and whether several may be chosen.
+// max_length, the options and whether several may be chosen. A label or help text, and an
+// option's label, is one string for every page language, or a table of language tag (of
+// i18n::languages()) = string that includes English, "en", which the others fall back to.
 //
 // Form fields, by kind: text, textarea, country and a single choice send one field named by
 // the question's id; a multiple choice sends that field once per chosen option; a month
@@ -21,6 +23,8 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,15 +44,36 @@ inline constexpr std::string_view kReportFormat = "tipline-report/1";
 
 enum class Kind { text, textarea, month, country, choice };
 
+// What the witness reads: one text for every page language, or one per language tag, English
+// ("en") always among them, which a language without its own falls back to.
+class Text {
+ public:
+  using ByLanguage = std::map<std::string, std::string, std::less<>>;
+
+  Text() = default;
+  // The same text in every language. Implicit, as a plain string is in the TOML format.
+  Text(std::string text);  // NOLINT(google-explicit-constructor)
+  explicit Text(ByLanguage by_language) : by_language_(std::move(by_language)) {}
+
+  // The text for a page in `language`: its own, or English.
+  [[nodiscard]] std::string_view in(std::string_view language) const;
+  [[nodiscard]] std::string_view english() const;
+  [[nodiscard]] bool empty() const { return by_language_.empty(); }
+  [[nodiscard]] const ByLanguage& by_language() const { return by_language_; }
+
+ private:
+  ByLanguage by_language_;  // by tag; "en" always there unless the text is empty
+};
+
 struct Option {
   std::string value;  // what the report records: [a-z0-9_]{1,64}
-  std::string label;  // what the witness reads
+  Text label;         // what the witness reads
 };
 
 struct Question {
   std::string id;  // [a-z0-9_]{1,32}
-  std::string label;
-  std::string help;  // empty: none
+  Text label;
+  Text help;  // empty: none
   Kind kind = Kind::text;
   bool required = false;
   bool multiple = false;        // choice: checkboxes rather than radio buttons
@@ -62,7 +87,7 @@ struct Questionnaire {
 
 struct Country {
   std::string_view code;  // ISO 3166-1 alpha-2
-  std::string_view name;  // English short name
+  std::string_view name;  // in the language of the list
 };
 
 enum class Errc {
@@ -74,8 +99,15 @@ enum class Errc {
 struct Error {
   Errc code;
   // invalid: one line per problem, "FILE: question N: what is wrong" (N counts from 1).
-  // answers: one plain sentence for the witness, naming the question by its label.
+  // answers: one plain sentence for the witness, in English, naming the question by its
+  // label.
   std::string message;
+  // answers: the same sentence as a key of the page catalogs ("answer.required", i18n.h),
+  // whose {question} is the label of `question` and {limit} its max_length, so that a page
+  // can say it in the witness's language. `question` points into the questionnaire given
+  // to report_document(); null when the sentence names no question.
+  std::string_view message_key{};
+  const Question* question = nullptr;
 };
 
 // The questionnaire in `file`; an empty path means the built-in one.
@@ -86,8 +118,12 @@ struct Error {
 [[nodiscard]] tl::expected<Questionnaire, Error> parse_questionnaire(std::string_view text,
                                                                      std::string_view file);
 
-// The countries a country question offers, by English name.
-[[nodiscard]] std::span<const Country> countries();
+// The countries a country question offers, named in `language` (a tag of
+// i18n::languages()), from Debian's iso-codes (web/countries.mjs), and in the code point
+// order of those names (a simple order: accented and non-Latin letters sort after the
+// unaccented Latin ones). English names are the server's own, alphabetical. A country
+// without a name in `language` keeps its English one.
+[[nodiscard]] std::span<const Country> countries(std::string_view language);
 
 // One text part of a submitted form. Views, so that the caller decides where values live.
 struct Field {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bundle.h"
+#include "i18n.h"
 #include "identifiers.h"
 #include "multipart.h"
 #include "pages.h"
@@ -69,15 +70,11 @@ constexpr std::size_t kMaxNameBytes = 64;
 constexpr std::size_t kShortValueBytes = 72;  // an option value, a year, a month, a country
 constexpr std::size_t kMaxUtf8Bytes = 4;      // per character; a CRLF line break takes 2
 
-constexpr std::string_view kExpiredForm =
-    "This form has expired or did not come from this tip line. Go back to the start, open "
-    "the form again and send it from there.";
-constexpr std::string_view kNotStored =
-    "Your report could not be stored. Nothing was kept. Please try again later.";
-constexpr std::string_view kBusy = "The tip line is busy. Please try again in a minute.";
-constexpr std::string_view kBusyReport =
-    "The tip line is busy. Your report was not stored and nothing was kept: please go back "
-    "and send it again in a minute.";
+// What the error pages say: keys of the page catalogs (web/i18n/<tag>/pages.toml).
+constexpr std::string_view kExpiredForm = "message.form_expired";
+constexpr std::string_view kNotStored = "message.not_stored";
+constexpr std::string_view kBusy = "message.busy";
+constexpr std::string_view kBusyReport = "message.busy_report";
 
 // Codename derivation (scrypt: 64 MiB and about 100 ms each) never runs on an I/O thread.
 // It runs on Services::derivation_pool, whose few threads bound the memory it takes at
@@ -113,16 +110,35 @@ void run_derivation(Services& services, Work work) {
   boost::asio::post(services.derivation_pool, std::move(work));
 }
 
-Response failure(http::status status, unsigned version, std::string_view message,
-                 const RequestContext& context, bool head = false) {
+// An error page that says `message`, already in the page's language.
+Response failure_saying(http::status status, unsigned version, std::string_view message,
+                        const RequestContext& context, bool head = false) {
   log::source(log::Level::debug, "report_form_refused", {{"status", static_cast<int>(status)}});
-  return html_response(status, version, pages::error_page(static_cast<unsigned>(status), message),
-                       head, context);
+  return html_response(
+      status, version,
+      pages::error_page(context.language.tag, static_cast<unsigned>(status), message), head,
+      context);
+}
+
+// An error page that says the catalog text `message_key`.
+Response failure(http::status status, unsigned version, std::string_view message_key,
+                 const RequestContext& context, bool head = false) {
+  return failure_saying(status, version, i18n::text(context.language.tag, message_key), context,
+                        head);
+}
+
+// Why the answers were refused (form::Error), in the page's language.
+std::string answers_refusal(const form::Error& error, std::string_view language) {
+  const std::string limit =
+      error.question == nullptr ? "" : std::to_string(error.question->max_length);
+  const std::string_view label =
+      error.question == nullptr ? std::string_view() : error.question->label.in(language);
+  return i18n::text(language, error.message_key, {{"question", label}, {"limit", limit}});
 }
 
 Response not_accepting(unsigned version, const RequestContext& context, bool head = false) {
-  return html_response(http::status::service_unavailable, version, pages::not_accepting_page(),
-                       head, context);
+  return html_response(http::status::service_unavailable, version,
+                       pages::not_accepting_page(context.language.tag), head, context);
 }
 
 std::string new_csrf_token() {
@@ -367,7 +383,8 @@ Response codename_response(const crypto::Secret& display, std::string_view csrf_
   const std::string_view codename(reinterpret_cast<const char*>(display.expose().data()),
                                   display.size());
   return html_response(http::status::ok, version,
-                       pages::codename_page(codename, csrf_token, mismatch), false, context);
+                       pages::codename_page(context.language.tag, codename, csrf_token, mismatch),
+                       false, context);
 }
 
 // The keys of normalised codename digits; nullopt when scrypt's 64 MiB are not available.
@@ -426,7 +443,11 @@ class ReportStream final : public BodyStream, private multipart::Handler {
     if (auto ended = parser_.finish(); !ended) return respond(refusal(ended.error()));
     if (!csrf_checked_) return respond(forbidden());
     auto document = form::report_document(setup_.questionnaire, answers_.fields());
-    if (!document) return respond(refuse_with(http::status::bad_request, document.error().message));
+    if (!document) {
+      return respond(failure_saying(http::status::bad_request, setup_.version,
+                                    answers_refusal(document.error(), setup_.context.language.tag),
+                                    setup_.context));
+    }
     const crypto::Secret padded = crypto::padding::pad(document->expose());
     Submission submission;
     submission.report = seal(padded.expose(), recipients_);
@@ -619,8 +640,8 @@ class ReportStream final : public BodyStream, private multipart::Handler {
         [](const tl::expected<void, storage::Error>& /*deleted*/) {});
   }
 
-  Response refuse_with(http::status status, std::string_view message) const {
-    return failure(status, setup_.version, message, setup_.context);
+  Response refuse_with(http::status status, std::string_view message_key) const {
+    return failure(status, setup_.version, message_key, setup_.context);
   }
   Response forbidden() const { return refuse_with(http::status::forbidden, kExpiredForm); }
 
@@ -630,35 +651,24 @@ class ReportStream final : public BodyStream, private multipart::Handler {
     return tl::unexpected(multipart::Error{multipart::Errc::handler, {}});
   }
   tl::unexpected<multipart::Error> refuse_bad_form() {
-    return refuse(refuse_with(http::status::bad_request,
-                              "The form did not arrive as this tip line sends it. Go back to "
-                              "the start and use the form from there."));
+    return refuse(refuse_with(http::status::bad_request, "message.form_foreign"));
   }
   tl::unexpected<multipart::Error> refuse_too_long() {
-    return refuse(refuse_with(http::status::payload_too_large,
-                              "Your answers are longer than this form allows. Shorten them and "
-                              "send the report again."));
+    return refuse(refuse_with(http::status::payload_too_large, "message.answers_too_long"));
   }
 
   Response refusal(const multipart::Error& error) {
     if (error.code == multipart::Errc::handler && refusal_) return std::move(*refusal_);
     switch (error.code) {
       case multipart::Errc::too_many_parts:
-        return refuse_with(http::status::payload_too_large,
-                           "The form holds more files than this tip line accepts at once. Send "
-                           "fewer files, and the others in a second report.");
+        return refuse_with(http::status::payload_too_large, "message.too_many_files");
       case multipart::Errc::part_too_large:
-        return refuse_with(http::status::payload_too_large,
-                           "A file is larger than this tip line accepts. Nothing was kept.");
+        return refuse_with(http::status::payload_too_large, "message.file_too_large");
       case multipart::Errc::total_too_large:
       case multipart::Errc::part_header_too_large:
-        return refuse_with(http::status::payload_too_large,
-                           "The report and its files are larger than this tip line accepts. "
-                           "Nothing was kept.");
+        return refuse_with(http::status::payload_too_large, "message.report_too_large");
       default:
-        return refuse_with(http::status::bad_request,
-                           "The form did not arrive complete. Nothing was kept. Please go back "
-                           "and send it again.");
+        return refuse_with(http::status::bad_request, "message.form_incomplete");
     }
   }
 
@@ -733,11 +743,10 @@ struct Confirmation {
   crypto::Secret shown;    // the normalised digits of the codename the page showed
   std::optional<crypto::Secret> typed;
   crypto::Secret salt;
+  bool switching_language = false;  // the language switch: show the page again, no check
 };
 
-constexpr std::string_view kLost =
-    "This page is out of date: the codename it showed is not known here. If you sent a "
-    "report and wrote your codename down, keep it: the report was stored.";
+constexpr std::string_view kLost = "message.codename_unknown";
 
 // The checks that need no derivation, on the I/O thread: a refusal, or what the derivation
 // needs.
@@ -762,7 +771,8 @@ std::variant<Response, Confirmation> read_confirmation(const Request& request,
                       std::move(*cookie),
                       std::move(*shown),
                       form_value(body, form::kCodenameField),
-                      std::move(*salt)};
+                      std::move(*salt),
+                      form_value(body, pages::kSwitchLanguageField).has_value()};
 }
 
 // On the derivation pool: whether the shown codename belongs to a source, and whether the
@@ -776,12 +786,17 @@ Response confirm(const Confirmation& confirmation, Services& services) {
   const auto registered = services.store.read(
       [&](storage::Database& db) { return sources::source_id_by_login_hash(db, login_hash); });
   if (!registered) {
-    return failure(http::status::internal_server_error, version,
-                   "The tip line cannot check your codename now. Please try again later.", context);
+    return failure(http::status::internal_server_error, version, "message.codename_unchecked",
+                   context);
   }
   if (!registered->has_value()) return failure(http::status::bad_request, version, kLost, context);
+  if (confirmation.switching_language) {
+    return codename_response(crypto::codename::display_form(confirmation.shown),
+                             confirmation.csrf_token, false, version, context);
+  }
   if (same_codename(confirmation.shown, confirmation.typed)) {
-    return html_response(http::status::ok, version, pages::submitted_page(), false, context);
+    return html_response(http::status::ok, version, pages::submitted_page(context.language.tag),
+                         false, context);
   }
   return codename_response(crypto::codename::display_form(confirmation.shown),
                            confirmation.csrf_token, true, version, context);
@@ -791,7 +806,7 @@ Response confirm(const Confirmation& confirmation, Services& services) {
 
 Response report_page(unsigned version, bool head, const RequestContext& context,
                      Services& services) {
-  constexpr std::string_view kBroken = "The tip line cannot show its form now. Please try later.";
+  constexpr std::string_view kBroken = "message.form_broken";
   const auto& installed = services.installed_bundle;
   if (!installed)
     return failure(http::status::internal_server_error, version, kBroken, context, head);
@@ -811,7 +826,8 @@ Response report_page(unsigned version, bool head, const RequestContext& context,
                                        limits.report_bytes};
   const std::string token = new_csrf_token();
   Response response = html_response(
-      http::status::ok, version, pages::report_page(*questionnaire, token, current_year(), browser),
+      http::status::ok, version,
+      pages::report_page(context.language.tag, *questionnaire, token, current_year(), browser),
       head, context);
   response.set(http::field::set_cookie, csrf_cookie_header(token, context.tls));
   return response;
@@ -829,7 +845,7 @@ StreamStart start_report(const RequestHeader& header, const RequestContext& cont
     return failure(boundary.error().code == multipart::Errc::content_type
                        ? http::status::unsupported_media_type
                        : http::status::bad_request,
-                   version, "The form did not arrive as this tip line sends it.", context);
+                   version, "message.form_unexpected", context);
   }
   auto token = csrf_cookie(header, context.tls);
   if (!token) return failure(http::status::forbidden, version, kExpiredForm, context);
@@ -839,10 +855,7 @@ StreamStart start_report(const RequestHeader& header, const RequestContext& cont
   }
   // Taken last, so that refused requests cost no report its place.
   if (!services.submission_bucket.take()) {
-    return failure(http::status::too_many_requests, version,
-                   "The tip line is receiving many reports right now. Please wait a minute, "
-                   "then go back and send yours again.",
-                   context);
+    return failure(http::status::too_many_requests, version, "message.too_many_reports", context);
   }
   return std::make_unique<ReportStream>(
       services, Setup{version, context, **installed, std::move(*questionnaire),

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "bundle.h"
+#include "i18n.h"
 #include "pages.h"
 #include "report_form.h"
 #include "reviewer_api.h"
@@ -60,6 +61,7 @@ constexpr std::array kSourceRoutes = {
     Route{"/healthz", "GET, HEAD"},
     Route{"/static/style.css", "GET, HEAD"},
     Route{"/static/app.js", "GET, HEAD"},
+    Route{"/static/icon.svg", "GET, HEAD"},
     Route{"/report", "GET, HEAD, POST"},
     Route{"/codename", "POST"},
     Route{"/api/v1/keys", "GET, HEAD"},
@@ -161,7 +163,10 @@ Response json_response(http::status status, unsigned version, std::string body, 
 
 Response html_response(http::status status, unsigned version, std::string body, bool head,
                        const RequestContext& context) {
-  return make_response(status, version, "text/html; charset=utf-8", std::move(body), head, context);
+  Response response =
+      make_response(status, version, "text/html; charset=utf-8", std::move(body), head, context);
+  if (context.language.negotiated) response.set(http::field::vary, "Accept-Language");
+  return response;
 }
 
 Response error_response(http::status status, unsigned version, const RequestContext& context) {
@@ -170,19 +175,30 @@ Response error_response(http::status status, unsigned version, const RequestCont
 
 namespace {
 
+// `connection` with the language of the pages that answer `header` (i18n.h).
+RequestContext with_language(const RequestContext& connection, const RequestHeader& header) {
+  RequestContext context = connection;
+  const auto accept_language = header[http::field::accept_language];
+  context.language = i18n::choose({header.target().data(), header.target().size()},
+                                  {accept_language.data(), accept_language.size()});
+  return context;
+}
+
 Response serve_landing(unsigned version, bool head, const RequestContext& context,
                        Services& services) {
   const auto& installed = services.installed_bundle;
   if (!installed) {
     return html_response(http::status::internal_server_error, version,
-                         pages::error_page(500, "The tip line cannot read its settings."), head,
-                         context);
-  }
-  if (!*installed) {
-    return html_response(http::status::service_unavailable, version, pages::not_accepting_page(),
+                         pages::error_page(context.language.tag, 500,
+                                           i18n::text(context.language.tag, "message.settings")),
                          head, context);
   }
-  return html_response(http::status::ok, version, pages::landing_page(), head, context);
+  if (!*installed) {
+    return html_response(http::status::service_unavailable, version,
+                         pages::not_accepting_page(context.language.tag), head, context);
+  }
+  return html_response(http::status::ok, version, pages::landing_page(context.language.tag), head,
+                       context);
 }
 
 Response serve_asset(unsigned version, std::string_view path, bool head,
@@ -223,8 +239,9 @@ Response serve_keys(unsigned version, bool head, const RequestContext& context,
 
 }  // namespace
 
-void handle_request(Request request, const RequestContext& context, Services& services,
+void handle_request(Request request, const RequestContext& connection, Services& services,
                     Respond respond) {
+  const RequestContext context = with_language(connection, request.base());
   // Handlers parse the body before they return; it may hold a login secret or codename.
   struct BodyWipe {
     std::string& body;
@@ -280,8 +297,9 @@ void handle_request(Request request, const RequestContext& context, Services& se
                         context));
 }
 
-StreamStart start_stream(const RequestHeader& header, const RequestContext& context,
+StreamStart start_stream(const RequestHeader& header, const RequestContext& connection,
                          Services& services) {
+  const RequestContext context = with_language(connection, header);
   const std::string_view path = path_of({header.target().data(), header.target().size()});
   if (context.side == Side::source) {
     if (path == "/report") return report_form::start_report(header, context, services);

@@ -23,6 +23,7 @@
 #include <variant>
 
 #include "bundle.h"
+#include "i18n.h"
 #include "submissions.h"
 #include "tipline/config/config.h"
 
@@ -43,6 +44,9 @@ struct RequestContext {
   Side side = Side::source;
   bool tls = true;
   std::string onion_location;  // announced on the source side when not empty
+  // The language of the pages that answer the request (i18n::choose()), set for each
+  // request by handle_request() and start_stream().
+  i18n::Choice language{};
 };
 
 // What the handlers need; outlives every request. Thread safety: the members are safe to
@@ -119,7 +123,8 @@ using StreamStart = std::variant<Response, std::unique_ptr<BodyStream>>;
                                        Services& services);
 
 // Every response is made here, so none can miss the security headers (design §5). `head`:
-// the body is dropped but Content-Length still gives its size.
+// the body is dropped but Content-Length still gives its size. An HTML page whose language
+// was negotiated says Vary: Accept-Language.
 [[nodiscard]] Response make_response(boost::beast::http::status status, unsigned version,
                                      std::string_view content_type, std::string body, bool head,
                                      const RequestContext& context);

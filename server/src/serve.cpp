@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "framing.h"
+#include "i18n.h"
 #include "request_handler.h"
 #include "tipline/server/log.h"
 #include "tipline/server/server.h"
@@ -596,6 +597,9 @@ log::Level log_level(config::LogLevel level) {
 
 tl::expected<void, Error> serve(const config::Config& config) {
   log::set_level(log_level(config.log_level));
+  // The built-in catalogs are parsed here, so that a broken one stops the server before it
+  // listens rather than at its first page.
+  static_cast<void>(i18n::languages());
 
   // Open the database first: a wrong key, an older schema that cannot be migrated or a
   // second server on the same database must stop the server before it listens. The store

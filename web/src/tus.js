@@ -8,6 +8,10 @@
 // XMLHttpRequest rather than fetch, for upload progress.
 
 export const WINDOW_BYTES = 8 * 1024 * 1024;
+// Reading from the encrypting stream settles promise after promise, which never lets the
+// page handle a click or repaint; every YIELD_BYTES the read waits for the next task.
+const YIELD_BYTES = 256 * 1024;
+const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const MAX_ATTEMPTS = 40;  // a little over 15 minutes of retries before giving up
 
@@ -213,6 +217,9 @@ export class Upload {
       // A stream chunk may cross the window's end: its rest starts the next window.
       const take = Math.min(value.length, size - filled);
       window.set(value.subarray(0, take), filled);
+      if (Math.floor((filled + take) / YIELD_BYTES) > Math.floor(filled / YIELD_BYTES)) {
+        await nextTask();
+      }
       filled += take;
       if (take < value.length) this.carried = value.subarray(take);
     }
