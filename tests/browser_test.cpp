@@ -458,6 +458,13 @@ TEST_F(BrowserTest, WithJavaScriptUploadsSurviveAnOutageAndPhotosLoseTheirLocati
   expect_decodes(cleaned, 16, 16);
 }
 
+// Requirement: a browser that lacks what the JavaScript layer needs falls back to the
+// no-JavaScript path and says so; the report still goes through.
+TEST_F(BrowserTest, ABrowserThatCannotEncryptKeepsTheNoJavaScriptFormAndSaysSo) {
+  const Outcome driven = drive("fallback", {}, seconds(180));
+  EXPECT_EQ(driven.exit_code, 0) << last_command_;
+}
+
 // Requirement: ?lang=ug gives Uyghur, right to left. Skipped while ?lang= is ignored.
 TEST_F(BrowserTest, UyghurPagesAreRightToLeft) {
   const Outcome driven = drive("rtl", {}, seconds(120));

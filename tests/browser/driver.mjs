@@ -8,6 +8,8 @@
 //                 the codename retyped, the submitted page reached
 //   js FILE...    the same through the JavaScript layer (tests/browser/README.md), the last
 //                 FILE's upload taken offline for 2 s and paused then resumed on the way
+//   fallback      a browser that lacks what the layer needs (here: not a secure context)
+//                 keeps the no-JavaScript form, says so, and the form still sends
 //   rtl           /?lang=ug and /report?lang=ug are right-to-left Uyghur pages
 //   pages         axe-core on every page in English and Uyghur, with screenshots in DIR
 //   decode FILE   Chromium decodes FILE as an image; prints its size
@@ -52,9 +54,9 @@ try {
 const [scenario, ...files] = options.positionals;
 const base = options.values.base;
 const artifacts = options.values.artifacts;
-const scenarios = { nojs, js, rtl, pages, decode };
+const scenarios = { nojs, js, fallback, rtl, pages, decode };
 if (!(scenario in scenarios) || (scenario !== 'decode' && !base)) {
-  console.error('usage: node driver.mjs nojs|js|rtl|pages|decode --base URL [--artifacts DIR] ' +
+  console.error('usage: node driver.mjs nojs|js|fallback|rtl|pages|decode --base URL [--artifacts DIR] ' +
     '[--deadline SECONDS] [FILE...]');
   process.exit(2);
 }
@@ -285,6 +287,33 @@ async function js(browser) {
 function localised(target, language) {
   if (language === 'en') return target;
   return `${target}${target.includes('?') ? '&' : '?'}lang=${language}`;
+}
+
+// A browser without WebCrypto (outside a secure context) cannot encrypt: the layer leaves
+// the form to post as it does without JavaScript, and the notice at its top says so.
+async function fallback(browser) {
+  const { context } = await watchedContext(browser, base);
+  await context.addInitScript(() => {
+    Object.defineProperty(window, 'isSecureContext', { value: false });
+  });
+  const page = await context.newPage();
+  await open(page, '/report');
+  await until(async () => (await page.evaluate(() => document.documentElement.dataset.mode)) !== undefined,
+    10_000, 'the layer to choose a mode');
+  const seen = await page.evaluate(() => ({
+    mode: document.documentElement.dataset.mode,
+    notice: document.getElementById('mode')?.textContent ?? '',
+    expected: JSON.parse(document.getElementById('report').dataset.strings).mode_fallback,
+  }));
+  if (seen.mode !== 'server') throw new Failure(`data-mode is "${seen.mode}", not "server"`);
+  if (seen.notice !== seen.expected) {
+    throw new Failure(`the notice says "${seen.notice}", not the fallback text "${seen.expected}"`);
+  }
+  await fillEveryQuestion(page, 'fallback');
+  const posted = await submitForm(page, '/report', 60_000);
+  if (posted.status() !== 200) throw new Failure(`POST /report answered ${posted.status()}`);
+  const codename = await retypeCodename(page);
+  return { mode: seen.mode, codename: codename.length };
 }
 
 // Uyghur pages are right to left.
