@@ -76,6 +76,7 @@ export class Upload {
     this.window = new Uint8Array(0);
     this.windowStart = 0;
     this.carried = null;  // the part of a stream chunk past the last window
+    this.buffer = null;  // the memory of every window
     this.paused = false;
     this.current = null;
     this.resumeWaiter = null;
@@ -204,7 +205,11 @@ export class Upload {
   async nextWindow() {
     const start = this.windowStart + this.window.length;
     const size = Math.min(WINDOW_BYTES, this.length - start);
-    const window = new Uint8Array(size);
+    // One buffer for every window: a request body is copied when it is sent, so the buffer
+    // can take the next window once the server has confirmed this one, and no 8 MiB
+    // garbage per window waits for the collector.
+    this.buffer ??= new Uint8Array(Math.min(WINDOW_BYTES, this.length));
+    const window = this.buffer.subarray(0, size);
     let filled = 0;
     while (filled < size) {
       let value = this.carried;
