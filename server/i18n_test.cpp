@@ -250,6 +250,14 @@ TEST(LanguageChoice, QueryWinsThenAcceptLanguageThenEnglish) {
     EXPECT_EQ(choice.tag, tag);
     EXPECT_EQ(choice.negotiated, negotiated);
   }
+  // Only the first 32 ranges count, and a range longer than 64 bytes is skipped: a header
+  // built to cost time chooses nothing beyond them.
+  std::string many;
+  for (int i = 0; i < 32; ++i) many += "xx,";
+  EXPECT_EQ(i18n::choose("/", many + "ru").tag, "en");
+  EXPECT_EQ(i18n::choose("/", many.substr(3) + "ru").tag, "ru");
+  EXPECT_EQ(i18n::choose("/", "ru-" + std::string(70, 'a') + ", bs;q=0.1").tag, "bs");
+  EXPECT_EQ(i18n::choose("/", std::string(60000, ',') + "ru").tag, "en");
 }
 
 }  // namespace

@@ -453,11 +453,25 @@ TEST_F(ReportFormTest, TheCodenamePageSwitchesLanguageWithoutLosingTheCodename) 
   EXPECT_EQ(shown_codename(switched.body()), shown);
   EXPECT_FALSE(contains(switched.body(), "role=\"alert\""));
   EXPECT_TRUE(contains(switched.body(), "action=\"/codename?lang=ug\""));
-  // An unknown codename is refused as without the switch.
+  // The switch only echoes what the form sent: no derivation, no store, so it cannot fail on
+  // a busy pool or a store error and lose the codename. A malformed one is still refused, a
+  // well-formed unknown one is checked when it is retyped.
+  EXPECT_EQ(confirm(csrf, "csrf_token=" + csrf + "&codename_shown=1234&switch_language=1").result(),
+            http::status::bad_request);
+  const Response unknown =
+      confirm(csrf, "csrf_token=" + csrf +
+                        "&codename_shown=0000+0000+0000+0000+0000+0000&switch_language=1");
+  EXPECT_EQ(unknown.result(), http::status::ok);
   EXPECT_EQ(confirm(csrf, "csrf_token=" + csrf +
-                              "&codename_shown=0000+0000+0000+0000+0000+0000&switch_language=1")
+                              "&codename_shown=0000+0000+0000+0000+0000+0000&codename=0000+0000+"
+                              "0000+0000+0000+0000")
                 .result(),
             http::status::bad_request);
+  // Without the form's cookie, no page at all.
+  EXPECT_EQ(
+      confirm("another", "csrf_token=" + csrf + "&codename_shown=" + plus + "&switch_language=1")
+          .result(),
+      http::status::forbidden);
 }
 
 TEST_F(ReportFormTest, RefusedAnswersAreExplainedInThePageLanguage) {

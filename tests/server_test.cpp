@@ -127,6 +127,22 @@ TEST_F(ServerTest, CheckAndServeRefuseBadConfigurations) {
   }
 }
 
+TEST_F(ServerTest, CheckAndServeRefuseABrokenQuestionnaireNamingTheProblem) {
+  // "de" has no catalog: every form would fail, so neither verb may accept it.
+  write_config(
+      "[[question]]\nid = \"what\"\nlabel = { en = \"What happened?\", de = \"Was?\" }\n"
+      "kind = \"text\"\n",
+      "questions.toml");
+  const std::string config =
+      write_config("[source]\nquestionnaire = \"questions.toml\"\n").string();
+  for (const char* verb : {"check", "serve"}) {
+    const Outcome outcome = run({kServer, verb, "--config", config}, seconds(20));
+    EXPECT_EQ(outcome.exit_code, 1) << verb << ": " << outcome.err;
+    EXPECT_TRUE(contains(outcome.err, "unknown language tag \"de\""))
+        << verb << ": " << outcome.err;
+  }
+}
+
 TEST_F(ServerTest, CheckAndServeRefuseAKeyFileOthersCanRead) {
   fs::permissions(instance_ / "database.key", fs::perms::group_read | fs::perms::others_read,
                   fs::perm_options::add);

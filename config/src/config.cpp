@@ -294,8 +294,9 @@ tl::expected<Config, Error> parse(const std::string& text, const fs::path& file)
   {
     Section limits(root, "limits", problems);
     auto& out = config.limits;
-    out.header_bytes =
-        static_cast<std::size_t>(limits.integer("header_bytes", 8192, 1024, 1 << 20));
+    // At most 64 KiB: Boost.Beast cannot hold a single header field of 64 KiB or more and
+    // throws, so a larger limit would let one long field end the server.
+    out.header_bytes = static_cast<std::size_t>(limits.integer("header_bytes", 8192, 1024, 65535));
     out.body_bytes = static_cast<std::size_t>(limits.integer("body_bytes", 1 << 20, 0, 16 << 20));
     out.max_connections =
         static_cast<std::size_t>(limits.integer("max_connections", 1024, 1, 100000));

@@ -277,14 +277,20 @@ std::optional<std::string_view> match(std::string_view range) {
   return std::nullopt;
 }
 
+// Browsers send a handful of ranges, each a few bytes: more, or longer, is not a browser's
+// preference, and looking at it all would cost time on every request.
+constexpr int kMaxLanguageRanges = 32;
+constexpr std::size_t kMaxLanguageRangeBytes = 64;
+
 Choice choose(std::string_view target, std::string_view accept_language) {
   if (const auto asked = match(query_value(target, "lang"))) return Choice{*asked, false};
   std::optional<std::string_view> best;
   int best_quality = 0;
-  while (!accept_language.empty()) {
+  for (int ranges = 0; !accept_language.empty() && ranges < kMaxLanguageRanges; ++ranges) {
     const std::size_t end = std::min(accept_language.find(','), accept_language.size());
     const std::string_view item = accept_language.substr(0, end);
     accept_language.remove_prefix(std::min(end + 1, accept_language.size()));
+    if (item.size() > kMaxLanguageRangeBytes) continue;
     const std::size_t semicolon = std::min(item.find(';'), item.size());
     const int q = quality(item.substr(std::min(semicolon + 1, item.size())));
     if (q <= best_quality) continue;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "bundle.h"
+#include "questionnaire.h"
 #include "tipline/config/config.h"
 #include "tipline/crypto/age.h"
 #include "tipline/crypto/minisign.h"
@@ -249,6 +250,11 @@ tl::expected<void, Error> init_instance(const fs::path& dir, bool demo) {
 }
 
 tl::expected<void, Error> check_instance(const config::Config& config) {
+  // The questionnaire is read again for every form; a broken one is refused here, with its
+  // problems, rather than found by a witness as a form that never appears.
+  if (auto questionnaire = form::load_questionnaire(config.questionnaire_file); !questionnaire) {
+    return tl::unexpected(Error{Errc::input, questionnaire.error().message});
+  }
   auto key = storage::read_key_file(config.database_key_file);
   if (!key) return tl::unexpected(Error{Errc::database, key.error().message});
   // Read-only and without the lock, so it also checks the database of a running server.

@@ -743,7 +743,6 @@ struct Confirmation {
   crypto::Secret shown;    // the normalised digits of the codename the page showed
   std::optional<crypto::Secret> typed;
   crypto::Secret salt;
-  bool switching_language = false;  // the language switch: show the page again, no check
 };
 
 constexpr std::string_view kLost = "message.codename_unknown";
@@ -764,6 +763,13 @@ std::variant<Response, Confirmation> read_confirmation(const Request& request,
   if (!shown_text) return failure(http::status::bad_request, version, kLost, context);
   auto shown = crypto::codename::normalize(*shown_text);
   if (!shown) return failure(http::status::bad_request, version, kLost, context);
+  // The language switch shows the same page again in another language. It needs neither
+  // the derivation nor the store: the page only echoes the digits this same-site form just
+  // sent, so it cannot fail (busy, a store error) and lose the codename, shown only once.
+  if (form_value(body, pages::kSwitchLanguageField).has_value()) {
+    return codename_response(crypto::codename::display_form(*shown), *cookie, false, version,
+                             context);
+  }
   auto salt = instance_salt(services.config);
   if (!salt) return failure(http::status::internal_server_error, version, kNotStored, context);
   return Confirmation{version,
@@ -771,8 +777,7 @@ std::variant<Response, Confirmation> read_confirmation(const Request& request,
                       std::move(*cookie),
                       std::move(*shown),
                       form_value(body, form::kCodenameField),
-                      std::move(*salt),
-                      form_value(body, pages::kSwitchLanguageField).has_value()};
+                      std::move(*salt)};
 }
 
 // On the derivation pool: whether the shown codename belongs to a source, and whether the
@@ -790,10 +795,6 @@ Response confirm(const Confirmation& confirmation, Services& services) {
                    context);
   }
   if (!registered->has_value()) return failure(http::status::bad_request, version, kLost, context);
-  if (confirmation.switching_language) {
-    return codename_response(crypto::codename::display_form(confirmation.shown),
-                             confirmation.csrf_token, false, version, context);
-  }
   if (same_codename(confirmation.shown, confirmation.typed)) {
     return html_response(http::status::ok, version, pages::submitted_page(context.language.tag),
                          false, context);

@@ -23,6 +23,7 @@
 
 #include "framing.h"
 #include "i18n.h"
+#include "questionnaire.h"
 #include "request_handler.h"
 #include "tipline/server/log.h"
 #include "tipline/server/server.h"
@@ -600,6 +601,11 @@ tl::expected<void, Error> serve(const config::Config& config) {
   // The built-in catalogs are parsed here, so that a broken one stops the server before it
   // listens rather than at its first page.
   static_cast<void>(i18n::languages());
+  // The questionnaire is read again for every form; a broken one is refused here, with its
+  // problems, rather than found by a witness as a form that never appears.
+  if (auto questionnaire = form::load_questionnaire(config.questionnaire_file); !questionnaire) {
+    return tl::unexpected(Error{Errc::input, questionnaire.error().message});
+  }
 
   // Open the database first: a wrong key, an older schema that cannot be migrated or a
   // second server on the same database must stop the server before it listens. The store
