@@ -574,6 +574,17 @@ struct Malformed {
   const char* message;
 };
 
+// Each questionnaire is refused as invalid with a message that contains its own.
+void expect_each_refused(const std::vector<Malformed>& cases) {
+  for (const Malformed& malformed : cases) {
+    SCOPED_TRACE(malformed.toml);
+    const auto parsed = form::parse_questionnaire(malformed.toml, "test.toml");
+    ASSERT_FALSE(parsed.has_value());
+    EXPECT_EQ(parsed.error().code, form::Errc::invalid);
+    EXPECT_TRUE(contains(parsed.error().message, malformed.message)) << parsed.error().message;
+  }
+}
+
 TEST(Questionnaire, EachMalformationIsRefusedWithItsPlace) {
   const std::string ok = "label = \"Q\"\nkind = \"text\"\n";
   const std::vector<Malformed> cases = {
@@ -637,13 +648,7 @@ TEST(Questionnaire, EachMalformationIsRefusedWithItsPlace) {
        "options = [{ value = \"x\", label = \"x\", extra = 1 }]",
        "question 1: option 1: extra: unknown key"},
   };
-  for (const Malformed& malformed : cases) {
-    SCOPED_TRACE(malformed.toml);
-    const auto parsed = form::parse_questionnaire(malformed.toml, "test.toml");
-    ASSERT_FALSE(parsed.has_value());
-    EXPECT_EQ(parsed.error().code, form::Errc::invalid);
-    EXPECT_TRUE(contains(parsed.error().message, malformed.message)) << parsed.error().message;
-  }
+  expect_each_refused(cases);
 }
 
 TEST(Questionnaire, CountriesInEveryLanguageHaveTheSameCodesSortedByName) {
@@ -751,13 +756,7 @@ TEST(Questionnaire, MalformedTranslationsAreRefusedNamingTheQuestion) {
        "options = [{ value = \"x\", label = { ug = \"x\" } }]",
        "test.toml: question 1: option 1: label: the table must include en"},
   };
-  for (const Malformed& malformed : cases) {
-    SCOPED_TRACE(malformed.toml);
-    const auto parsed = form::parse_questionnaire(malformed.toml, "test.toml");
-    ASSERT_FALSE(parsed.has_value());
-    EXPECT_EQ(parsed.error().code, form::Errc::invalid);
-    EXPECT_TRUE(contains(parsed.error().message, malformed.message)) << parsed.error().message;
-  }
+  expect_each_refused(cases);
 }
 
 TEST(Questionnaire, EveryProblemIsReportedAtOnce) {

@@ -134,7 +134,9 @@ int main(int argc, char** argv) {
       "serve", "Serve the source and reviewer listeners until SIGTERM or SIGINT");
   serve->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")->required();
   auto* check = app.add_subcommand(
-      "check", "Validate a configuration, open the database and load the TLS keys, then exit");
+      "check",
+      "Validate a configuration and its questionnaire, open the database and load the TLS keys, "
+      "then exit");
   check->add_option("-c,--config", config_file, "Configuration file (tipline.toml)")->required();
 
   auto* db = app.add_subcommand(

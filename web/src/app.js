@@ -112,11 +112,15 @@ function cleaned(file) {
   return cleaning.get(file);
 }
 
-// The ciphertext length of `size` bytes sealed to `recipients`.
-async function sealedSize(recipients, size) {
+function encrypterFor(recipients) {
   const encrypter = new Encrypter();
   for (const recipient of recipients) encrypter.addRecipient(recipient);
-  const stream = await encrypter.encrypt(new ReadableStream({ start: (c) => c.close() }));
+  return encrypter;
+}
+
+// The ciphertext length of `size` bytes sealed to `recipients`.
+async function sealedSize(recipients, size) {
+  const stream = await encrypterFor(recipients).encrypt(new ReadableStream({ start: (c) => c.close() }));
   stream.cancel().catch(() => {});
   return stream.size(size);
 }
@@ -251,7 +255,7 @@ class Submission {
     }
     view.status(t("status_sending_report"));
     if (!this.submitted) {
-      const sealed = await this.encrypter().encrypt(pad(new TextEncoder().encode(this.report)));
+      const sealed = await encrypterFor(this.recipients).encrypt(pad(new TextEncoder().encode(this.report)));
       const body = { report: base64.encode(sealed), draft: this.draft, uploads: this.uploadIds };
       let answer;
       try {
@@ -267,12 +271,6 @@ class Submission {
       this.submitted = true;
       this.report = null;
     }
-  }
-
-  encrypter() {
-    const encrypter = new Encrypter();
-    for (const recipient of this.recipients) encrypter.addRecipient(recipient);
-    return encrypter;
   }
 
   async sendFile(i) {
@@ -297,7 +295,7 @@ class Submission {
       const { blob, result } = await cleaned(this.files[i]);
       row.note.textContent = t(result === "stripped" ? "file_cleaned" : result === "clean"
         ? "file_had_nothing_hidden" : "file_not_cleaned");
-      const stream = await this.encrypter().encrypt(blob.stream());
+      const stream = await encrypterFor(this.recipients).encrypt(blob.stream());
       const length = stream.size(blob.size);
       if (length > this.limits.uploadBytes) throw new Refused(413);
       upload = new Upload({
